@@ -1,0 +1,359 @@
+"""Settings: ``config.yaml`` plus environment overrides, validated once at start-up.
+
+Secrets and endpoints come from the environment (which wins over the file); the
+file holds behaviour. Every problem becomes one ``SettingsError`` line that
+names the key (and the variable that sets it), so an operator knows what to fix
+without reading a traceback. Secret values are held as ``SecretStr`` and never
+echoed, in errors or in ``repr``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import string
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+__all__ = ["ENV_VARS", "Settings", "SettingsError", "load_settings"]
+
+# Environment variable -> dotted settings key. The environment overrides the file.
+ENV_VARS: dict[str, str] = {
+    "OKTA_ORG_URL": "okta.org_url",
+    "OKTA_API_TOKEN": "okta.api_token",
+    "OKTA_CLIENT_ID": "okta.client_id",
+    "OKTA_PRIVATE_KEY_FILE": "okta.private_key_file",
+    "OKTA_HOOK_SECRET": "okta.hook_secret",
+    "SLACK_BOT_TOKEN": "slack.bot_token",
+    "SLACK_API_URL": "slack.api_url",
+    "CERTNOTIFY_DB": "database.path",
+}
+_ENV_FOR_KEY = {key: env for env, key in ENV_VARS.items()}
+
+MIN_HOOK_SECRET_LENGTH = 16
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class SettingsError(Exception):
+    """A bad or missing setting; ``str()`` is the one line to show the operator."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_service_url(value: str) -> str:
+    """https:// anywhere; http:// only on loopback, where our local fakes live."""
+    parts = urlsplit(value)
+    if not parts.scheme or not parts.hostname:
+        raise ValueError("must be an absolute URL such as https://acme.okta.com")
+    if parts.scheme == "https":
+        return value
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return value
+    raise ValueError("must use https:// (http:// is accepted only for 127.0.0.1, localhost, [::1])")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OktaSettings(_Section):
+    org_url: str = ""
+    api_token: SecretStr = SecretStr("")
+    client_id: str = ""
+    private_key_file: str = ""
+    hook_secret: SecretStr = SecretStr("")
+    hook_secret_header: str = "Authorization"  # noqa: S105 - a header name, not a secret
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+    max_retries: int = Field(4, ge=0, le=10)
+    max_rate_limit_wait_seconds: float = Field(65.0, ge=1, le=600)
+    backoff_seconds: float = Field(1.0, ge=0, le=60)
+
+    @field_validator("org_url")
+    @classmethod
+    def _org_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value:
+            check_service_url(value)
+            if urlsplit(value).path not in ("", "/"):
+                raise ValueError("must be the org's base URL, without a path")
+        return value
+
+    @field_validator("hook_secret_header")
+    @classmethod
+    def _header(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", value):
+            raise ValueError("must be an HTTP header name such as Authorization")
+        return value
+
+
+class SlackSettings(_Section):
+    bot_token: SecretStr = SecretStr("")
+    api_url: str = "https://slack.com/api/"
+    timeout_seconds: float = Field(15.0, gt=0, le=120)
+    max_retries: int = Field(5, ge=0, le=20)
+    directory_max_age_hours: float = Field(24.0, ge=0)
+    sweep_min_unknown: int = Field(20, ge=1)
+    post_concurrency: int = Field(1, ge=1, le=16)
+    dry_run: bool = False
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        value = value.strip()
+        check_service_url(value)
+        return value if value.endswith("/") else value + "/"
+
+
+class DatabaseSettings(_Section):
+    path: str = "certnotify.db"
+    busy_timeout_seconds: float = Field(10.0, gt=0, le=120)
+
+
+class ServerSettings(_Section):
+    host: str = "0.0.0.0"  # noqa: S104 - a container must listen beyond loopback
+    port: int = Field(8080, ge=1, le=65535)
+    web_workers: int = Field(2, ge=1, le=32)
+
+
+class WorkerSettings(_Section):
+    poll_seconds: float = Field(1.0, gt=0, le=60)
+    lease_seconds: float = Field(120.0, ge=5, le=3600)
+    max_attempts: int = Field(8, ge=1, le=100)
+    batch_size: int = Field(50, ge=1, le=1000)
+
+
+_TEMPLATE_FIELDS = {"org_url", "campaign_id"}
+
+
+class MessageSettings(_Section):
+    review_url: str = "{org_url}/app/UserHome"
+    org_name: str = ""
+    final_notice_consequence: str = "Unreviewed access may be revoked or escalated."
+
+    @field_validator("review_url")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        unknown = fields - _TEMPLATE_FIELDS
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder {{{sorted(unknown)[0]}}}; use {{org_url}} or {{campaign_id}}"
+            )
+        sample = value.format(org_url="https://acme.okta.com", campaign_id="ici0")
+        check_service_url(sample)
+        return value
+
+
+class CampaignSettings(_Section):
+    default_time_zone: str = "UTC"
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)"
+        ) from None
+    return value
+
+
+class ReminderSettings(_Section):
+    days_after_start: tuple[int, ...] = (7, 14, 21, 25)
+    days_before_end: tuple[int, ...] = ()
+    run_at: str = "09:00"
+    time_zone: str = "UTC"
+    misfire_grace_hours: float = Field(12.0, ge=0, le=24)
+
+    @field_validator("days_after_start", "days_before_end")
+    @classmethod
+    def _days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(day < 1 or day > 3650 for day in value):
+            raise ValueError("days must be whole numbers from 1 to 3650")
+        return tuple(sorted(set(value)))
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at(cls, value: str) -> str:
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+        if not match:
+            raise ValueError("must be a time of day as HH:MM, such as 09:00")
+        return f"{int(match[1]):02d}:{match[2]}"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+
+class ReassignSettings(_Section):
+    coalesce_seconds: float = Field(30.0, ge=0, le=3600)
+    max_wait_seconds: float = Field(300.0, ge=0, le=86400)
+
+
+class Settings(_Section):
+    okta: OktaSettings = OktaSettings()
+    slack: SlackSettings = SlackSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    worker: WorkerSettings = WorkerSettings()
+    messages: MessageSettings = MessageSettings()
+    campaigns: CampaignSettings = CampaignSettings()
+    reminders: ReminderSettings = ReminderSettings()
+    reassign: ReassignSettings = ReassignSettings()
+
+    # -- what a command needs ------------------------------------------------
+    def require(self, *needs: str) -> Settings:
+        """Fail with one line unless the settings a command needs are present.
+
+        ``needs``: "hook" (the web endpoint), "okta" (Governance API), "slack".
+        """
+        if "hook" in needs:
+            secret = self.okta.hook_secret.get_secret_value()
+            if not secret:
+                raise SettingsError(
+                    _missing("okta.hook_secret", "the hook endpoint refuses to start")
+                )
+            if len(secret) < MIN_HOOK_SECRET_LENGTH:
+                raise SettingsError(
+                    f"okta.hook_secret: must be at least {MIN_HOOK_SECRET_LENGTH} characters "
+                    "(set OKTA_HOOK_SECRET; generate one with: "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
+        if "okta" in needs:
+            if not self.okta.org_url:
+                raise SettingsError(_missing("okta.org_url", "e.g. https://acme.okta.com"))
+            has_token = bool(self.okta.api_token.get_secret_value())
+            has_oauth = bool(self.okta.client_id or self.okta.private_key_file)
+            if not has_token and not has_oauth:
+                raise SettingsError(
+                    _missing("okta.api_token", "or OKTA_CLIENT_ID + OKTA_PRIVATE_KEY_FILE")
+                )
+            if not has_token:
+                if not self.okta.client_id:
+                    raise SettingsError(_missing("okta.client_id", "needed with a private key"))
+                if not self.okta.private_key_file:
+                    raise SettingsError(
+                        _missing("okta.private_key_file", "needed with a client id")
+                    )
+                if not Path(self.okta.private_key_file).is_file():
+                    raise SettingsError(
+                        "okta.private_key_file: no such file (set OKTA_PRIVATE_KEY_FILE)"
+                    )
+        if (
+            "slack" in needs
+            and not self.slack.dry_run
+            and not self.slack.bot_token.get_secret_value()
+        ):
+            raise SettingsError(_missing("slack.bot_token", "or set slack.dry_run: true"))
+        return self
+
+    def secrets(self) -> list[str]:
+        """Every secret value, so logging can redact them wherever they appear."""
+        values = [self.okta.api_token, self.okta.hook_secret, self.slack.bot_token]
+        return [v.get_secret_value() for v in values if v.get_secret_value()]
+
+    def review_url(self, campaign_id: str) -> str:
+        return self.messages.review_url.format(org_url=self.okta.org_url, campaign_id=campaign_id)
+
+    def org_name(self) -> str:
+        return self.messages.org_name or (urlsplit(self.okta.org_url).hostname or "your Okta org")
+
+
+def _missing(key: str, hint: str) -> str:
+    env = _ENV_FOR_KEY.get(key)
+    where = f"set {env}" if env else "set it in config.yaml"
+    return f"{key}: missing ({where}; {hint})"
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    section, key = dotted.split(".")
+    node = tree.setdefault(section, {})
+    if not isinstance(node, dict):
+        raise SettingsError(f"{section}: must be a mapping of settings, not {type(node).__name__}")
+    node[key] = value
+
+
+def _first_error(exc: ValidationError, secret_keys: Iterable[str]) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown setting (check the spelling against config.yaml)"
+    elif err["type"] == "missing":
+        message = "missing"
+    shown = err.get("input")
+    # Echo the offending value only when it is short and not a secret.
+    if (
+        key not in secret_keys
+        and isinstance(shown, str | int | float)
+        and not isinstance(shown, bool)
+        and err["type"] != "extra_forbidden"
+        and len(str(shown)) <= 80
+    ):
+        message += f" (got {shown!r})"
+    env = _ENV_FOR_KEY.get(key)
+    if env:
+        message += f"; set by {env} or config.yaml"
+    return f"{key}: {message}"
+
+
+_SECRET_KEYS = {"okta.api_token", "okta.hook_secret", "slack.bot_token"}
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read ``path`` (or $CERTNOTIFY_CONFIG, or ./config.yaml if present) and the environment."""
+    environ = os.environ if environ is None else environ
+    if path is None:
+        path = environ.get("CERTNOTIFY_CONFIG") or None
+    tree: dict[str, Any] = {}
+    if path is not None or Path("config.yaml").is_file():
+        file = Path(path) if path is not None else Path("config.yaml")
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(
+                f"config file {file}: not found (check --config / CERTNOTIFY_CONFIG)"
+            ) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise SettingsError(f"config file {file}:{where} is not valid YAML") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise SettingsError(f"config file {file}: must be a mapping of sections")
+        tree = {k: (dict(v) if isinstance(v, dict) else v) for k, v in loaded.items()}
+        for section, value in tree.items():
+            if value is None:
+                tree[section] = {}
+    for env, dotted in ENV_VARS.items():
+        value = environ.get(env)
+        if value:  # an empty variable (common in compose files) means "not set"
+            _set_dotted(tree, dotted, value)
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise SettingsError(_first_error(exc, _SECRET_KEYS)) from None

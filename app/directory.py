@@ -1,0 +1,114 @@
+"""Who is who in Slack: reviewer email -> Slack user id, cached in the database.
+
+One paginated ``users.list`` sweep (Tier 2, 200 people a call) is far cheaper
+than one ``users.lookupByEmail`` (Tier 3) per reviewer once more than a handful
+of reviewers are unknown, so the directory sweeps when the sweep would take
+fewer calls-weighted-by-tier than the lookups; emails still missing after a
+sweep get one lookup each (aliases and late joiners). Deleted members and bots
+are never returned as reachable: posting to a deleted user can "succeed"
+silently, so they are reported as unmapped instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from app.slack import DryRunSlack, SlackSender
+from app.store import Store
+from app.timeutil import Clock
+
+__all__ = ["Resolution", "SlackDirectory"]
+
+log = logging.getLogger(__name__)
+
+USERS_PER_PAGE = 200
+# Tier 2 allows ~20 calls/min, Tier 3 ~50: one users.list page "costs" 2.5 lookups.
+TIER_COST_RATIO = 2.5
+
+
+@dataclass(frozen=True)
+class Resolution:
+    user_id: str | None
+    status: str  # mapped | not_found | deleted | bot
+
+    @property
+    def reason(self) -> str:
+        return {
+            "not_found": "no Slack account with this email",
+            "deleted": "Slack account is deactivated",
+            "bot": "Slack account is a bot",
+        }.get(self.status, "")
+
+
+def _resolution(user_id: str | None, state: str) -> Resolution:
+    if state == "active" and user_id:
+        return Resolution(user_id, "mapped")
+    return Resolution(None, state if state in ("deleted", "bot") else "not_found")
+
+
+class SlackDirectory:
+    def __init__(
+        self,
+        store: Store,
+        slack: SlackSender,
+        clock: Clock,
+        *,
+        max_age_hours: float = 24.0,
+        sweep_min_unknown: int = 20,
+    ) -> None:
+        self.store = store
+        self.slack = slack
+        self.clock = clock
+        self.max_age = timedelta(hours=max_age_hours)
+        self.sweep_min_unknown = sweep_min_unknown
+
+    def resolve(self, emails: Iterable[str]) -> dict[str, Resolution]:
+        """Lower-cased email -> Resolution, for every email given."""
+        wanted = {e.strip().lower() for e in emails if e and e.strip()}
+        if isinstance(self.slack, DryRunSlack):
+            return {e: Resolution(DryRunSlack.PREFIX + e, "mapped") for e in wanted}
+        now = self.clock()
+        known = self.store.cached_slack_users(wanted, now - self.max_age)
+        unknown = wanted - known.keys()
+        if unknown and self._should_sweep(len(unknown)):
+            known.update(self._sweep(unknown))
+            unknown = wanted - known.keys()
+        if unknown:
+            known.update(self._lookup(unknown))
+        return {e: _resolution(*known[e]) for e in wanted}
+
+    def _should_sweep(self, unknown: int) -> bool:
+        size = self.store.state("slack_directory_size")
+        if not isinstance(size, int) or size <= 0:
+            return unknown >= self.sweep_min_unknown
+        pages = math.ceil(size / USERS_PER_PAGE)
+        return pages * TIER_COST_RATIO <= unknown
+
+    def _sweep(self, unknown: set[str]) -> dict[str, tuple[str | None, str]]:
+        entries: dict[str, tuple[str | None, str]] = {}
+        members = 0
+        for member in self.slack.members():
+            members += 1
+            if not member.email:
+                continue
+            # Prefer an active account when one email appears twice (re-invited people).
+            current = entries.get(member.email)
+            if current is None or current[1] != "active":
+                entries[member.email] = (member.id, member.state)
+        now = self.clock()
+        self.store.save_slack_users(((e, uid, st) for e, (uid, st) in entries.items()), now)
+        self.store.set_state("slack_directory_size", members, now)
+        log.info("slack users.list sweep: %d members, %d with email", members, len(entries))
+        return {e: entries[e] for e in unknown if e in entries}
+
+    def _lookup(self, unknown: set[str]) -> dict[str, tuple[str | None, str]]:
+        found: dict[str, tuple[str | None, str]] = {}
+        for email in sorted(unknown):
+            member = self.slack.lookup_email(email)
+            found[email] = (member.id, member.state) if member else (None, "not_found")
+        self.store.save_slack_users(((e, uid, st) for e, (uid, st) in found.items()), self.clock())
+        return found

@@ -1,0 +1,114 @@
+"""Campaign launch: fetch the campaign, read every review, tell each reviewer once.
+
+Runs for ``certification.campaign.launch`` events and for ``certnotify sync``.
+Safe to repeat: the campaign and reviewer rows are upserted and the ledger's
+unique key means a reviewer already told is not told again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from app.messages import launch_message
+from app.models import Campaign, ReviewerTally
+from app.planning import PlanResult, Recipient, message_context, plan_messages
+from app.store import DeliveryScope
+
+__all__ = ["LaunchSummary", "RetryLater", "launch_campaign"]
+
+log = logging.getLogger(__name__)
+
+ENDED_STATUSES = {"COMPLETED", "DELETED"}
+
+
+class RetryLater(Exception):
+    """Not an error: the work cannot be done yet (e.g. Okta is still creating reviews)."""
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+@dataclass
+class LaunchSummary:
+    campaign_id: str
+    name: str = ""
+    review_pages: int = 0
+    reviews: int = 0
+    reviewers: int = 0
+    pending_reviewers: int = 0
+    queued: int = 0
+    unmapped: list[str] = field(default_factory=list)
+    unresolved_reviews: int = 0
+    skipped: str = ""
+    scopes: list[DeliveryScope] = field(default_factory=list)
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"campaign {self.campaign_id}: {self.skipped}"
+        return (
+            f"campaign {self.campaign_id} ({self.name}): {self.reviews} reviews in "
+            f"{self.review_pages} pages, {self.reviewers} reviewers "
+            f"({self.pending_reviewers} with pending items), {self.queued} DMs queued, "
+            f"{len(self.unmapped)} not in Slack, {self.unresolved_reviews} pending reviews "
+            "without a person (group or resource owner)"
+        )
+
+
+def campaign_has_ended(services, campaign: Campaign) -> str:
+    """The reason a campaign is over, or "" while it runs."""
+    if campaign.status in ENDED_STATUSES:
+        return f"status {campaign.status}"
+    if campaign.end is not None and campaign.end <= services.clock():
+        return "end date passed"
+    return ""
+
+
+def launch_campaign(services, campaign_id: str) -> LaunchSummary:
+    now = services.clock()
+    campaign = Campaign.from_api(services.okta.get_campaign(campaign_id))
+    summary = LaunchSummary(campaign_id=campaign.id, name=campaign.name)
+    if campaign.status == "LAUNCHING":
+        # Okta is still generating reviews; reading them now would miss people.
+        raise RetryLater("campaign is still LAUNCHING", delay=60.0)
+    services.store.save_campaign(campaign, now, launched=True)
+    ended = campaign_has_ended(services, campaign)
+    if ended:
+        services.store.retire_campaign(campaign.id, ended, now)
+        summary.skipped = f"not announced: {ended}"
+        return summary
+    if campaign.status not in ("ACTIVE",):
+        summary.skipped = f"not announced: status {campaign.status}"
+        return summary
+
+    tally = ReviewerTally()
+    for page in services.okta.review_pages(campaign.id):
+        tally.add_page(page)
+        summary.review_pages += 1
+    services.store.replace_reviewers(
+        campaign.id, tally.reviewers.values(), tally.unresolved, "launch", now
+    )
+    summary.reviews = tally.reviews_seen
+    summary.reviewers = len(tally.reviewers)
+    summary.unresolved_reviews = len(tally.unresolved)
+    recipients = [Recipient(c.person, c.pending) for c in tally.pending_reviewers]
+    summary.pending_reviewers = len(recipients)
+
+    ctx = message_context(services.settings, campaign, now)
+    plan: PlanResult = plan_messages(
+        services,
+        campaign,
+        recipients,
+        kind="launch",
+        milestone="",
+        render=lambda r: launch_message(ctx, r.count),
+        now=now,
+    )
+    summary.queued = plan.queued
+    summary.unmapped = plan.unmapped
+    summary.scopes = plan.scopes
+    log.info("launch: %s", summary.line())
+    for entry in plan.unmapped:
+        log.warning("launch %s: reviewer not reachable in Slack: %s", campaign.id, entry)
+    return summary

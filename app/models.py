@@ -1,0 +1,216 @@
+"""What certnotify reads from Okta, as small typed values, and the pure logic on them.
+
+Okta payloads are tolerated, not trusted: every parser accepts missing keys and
+wrong types and says what it could not use, instead of raising from deep inside
+a handler. Only the fields listed in the samples README are read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.timeutil import parse_okta_time
+
+__all__ = [
+    "Campaign",
+    "OktaId",
+    "Person",
+    "Review",
+    "ReviewerTally",
+    "UnresolvedReview",
+    "is_okta_id",
+]
+
+# Okta ids are alphanumeric. Anything else that claims to be an id came from
+# outside and must never reach a URL path or a filter expression.
+_OKTA_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+
+OktaId = str
+
+PENDING = "UNREVIEWED"
+# Reviews whose reviewer is a set of people, not one person: nobody to DM.
+_GROUP_REVIEWER_TYPES = {"GROUP", "RESOURCE_OWNER"}
+
+
+def is_okta_id(value: object) -> bool:
+    return isinstance(value, str) and _OKTA_ID.fullmatch(value) is not None
+
+
+def _text(value: object, limit: int = 500) -> str:
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    name: str
+    description: str
+    status: str
+    start: datetime | None  # aware UTC
+    end: datetime | None  # aware UTC
+    time_zone: str  # IANA name from scheduleSettings, "" when Okta gave none
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Campaign:
+        """Parse ``GET /governance/api/v1/campaigns/{id}``.
+
+        End = ``scheduleSettings.endDate``, else start + ``durationInDays`` (which can be 0).
+        """
+        campaign_id = data.get("id")
+        if not is_okta_id(campaign_id):
+            raise ValueError("campaign response has no valid id")
+        schedule = data.get("scheduleSettings")
+        schedule = schedule if isinstance(schedule, Mapping) else {}
+        start = parse_okta_time(schedule.get("startDate"))
+        end = parse_okta_time(schedule.get("endDate"))
+        duration = schedule.get("durationInDays")
+        if end is None and start is not None and isinstance(duration, int | float):
+            end = start + timedelta(days=float(duration))
+        return cls(
+            id=str(campaign_id),
+            name=_text(data.get("name"), 300) or str(campaign_id),
+            description=_text(data.get("description"), 1000),
+            status=_text(data.get("status"), 40).upper() or "UNKNOWN",
+            start=start,
+            end=end,
+            time_zone=_text(schedule.get("timeZone"), 64),
+        )
+
+
+@dataclass(frozen=True)
+class Person:
+    okta_id: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+
+    @property
+    def key(self) -> str:
+        """Stable recipient key: the Okta user id, else the lower-cased email."""
+        return self.okta_id or self.email.lower()
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
+
+    @classmethod
+    def from_profile(cls, profile: object) -> Person | None:
+        if not isinstance(profile, Mapping):
+            return None
+        email = _text(profile.get("email"), 320)
+        okta_id = profile.get("id")
+        okta_id = okta_id if is_okta_id(okta_id) else ""
+        if not email and not okta_id:
+            return None
+        return cls(
+            okta_id=okta_id,
+            email=email,
+            first_name=_text(profile.get("firstName"), 100),
+            last_name=_text(profile.get("lastName"), 100),
+        )
+
+
+@dataclass(frozen=True)
+class Review:
+    id: str
+    campaign_id: str
+    decision: str
+    reviewer_type: str
+    reviewer: Person | None  # the one person to notify; None for group reviews
+    group_id: str = ""
+    group_name: str = ""
+
+    @property
+    def pending(self) -> bool:
+        return self.decision == PENDING
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Review | None:
+        """Parse one review; ``None`` when it has no usable id."""
+        review_id = data.get("id")
+        if not is_okta_id(review_id):
+            return None
+        reviewer_type = _text(data.get("reviewerType"), 40).upper() or "USER"
+        # Branch on reviewerType, not on the presence of reviewerProfile: a decided
+        # GROUP review carries the profile of the member who decided, who is not
+        # "the reviewer" to notify.
+        reviewer = None
+        if reviewer_type not in _GROUP_REVIEWER_TYPES:
+            reviewer = Person.from_profile(data.get("reviewerProfile"))
+        group = data.get("reviewerGroupProfile")
+        group = group if isinstance(group, Mapping) else {}
+        campaign_id = data.get("campaignId")
+        return cls(
+            id=str(review_id),
+            campaign_id=campaign_id if is_okta_id(campaign_id) else "",
+            decision=_text(data.get("decision"), 40).upper() or PENDING,
+            reviewer_type=reviewer_type,
+            reviewer=reviewer,
+            group_id=_text(group.get("groupId"), 64),
+            group_name=_text(group.get("name"), 200),
+        )
+
+
+@dataclass
+class ReviewerCount:
+    person: Person
+    total: int = 0
+    pending: int = 0
+
+
+@dataclass(frozen=True)
+class UnresolvedReview:
+    """A pending review with no single person behind it (group, resource owner, no profile)."""
+
+    review_id: str
+    reviewer_type: str
+    group_id: str
+    group_name: str
+
+
+@dataclass
+class ReviewerTally:
+    """Streaming aggregation of a campaign's reviews into unique reviewers.
+
+    Memory grows with the number of reviewers, not reviews, so 50,000 reviews
+    can pass through page by page.
+    """
+
+    reviewers: dict[str, ReviewerCount] = field(default_factory=dict)
+    unresolved: list[UnresolvedReview] = field(default_factory=list)
+    reviews_seen: int = 0
+    reviews_skipped: int = 0  # no usable id
+
+    def add_page(self, page: Iterable[Mapping[str, Any]]) -> None:
+        for raw in page:
+            review = Review.from_api(raw) if isinstance(raw, Mapping) else None
+            if review is None:
+                self.reviews_skipped += 1
+                continue
+            self.add(review)
+
+    def add(self, review: Review) -> None:
+        self.reviews_seen += 1
+        person = review.reviewer
+        if person is None:
+            if review.pending:
+                self.unresolved.append(
+                    UnresolvedReview(
+                        review.id, review.reviewer_type, review.group_id, review.group_name
+                    )
+                )
+            return
+        count = self.reviewers.get(person.key)
+        if count is None:
+            count = self.reviewers[person.key] = ReviewerCount(person)
+        count.total += 1
+        if review.pending:
+            count.pending += 1
+
+    @property
+    def pending_reviewers(self) -> list[ReviewerCount]:
+        return [c for c in self.reviewers.values() if c.pending > 0]

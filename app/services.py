@@ -1,0 +1,116 @@
+"""Wiring: build the objects a command needs from the settings, in one place.
+
+Everything is passed in explicitly (no module globals), so a test builds the
+same graph against a temporary database, a fake clock and local fake servers.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import httpx
+
+from app.config import Settings
+from app.directory import SlackDirectory
+from app.okta import OktaClient, SSWSAuth, build_http_client
+from app.outbox import Outbox
+from app.slack import DryRunSlack, RateGate, SlackGateway, SlackSender, build_web_client
+from app.store import Store
+from app.timeutil import Clock, system_clock
+
+__all__ = ["Services"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    okta: OktaClient
+    slack: SlackSender
+    directory: SlackDirectory
+    outbox: Outbox
+    clock: Clock
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        clock: Clock = system_clock,
+        sleep: Callable[[float], None] = time.sleep,
+        out: TextIO | None = None,
+        okta_transport: httpx.BaseTransport | None = None,
+    ) -> Services:
+        if store is None:
+            store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
+            store.migrate()
+        okta = OktaClient(
+            build_http_client(
+                settings.okta.org_url,
+                okta_auth(settings),
+                settings.okta.timeout_seconds,
+                transport=okta_transport,
+            ),
+            max_retries=settings.okta.max_retries,
+            max_rate_limit_wait=settings.okta.max_rate_limit_wait_seconds,
+            backoff=settings.okta.backoff_seconds,
+            sleep=sleep,
+            clock=lambda: clock().timestamp(),
+        )
+        slack: SlackSender
+        if settings.slack.dry_run:
+            slack = DryRunSlack(out or sys.stdout)
+        else:
+            gate = RateGate(clock=lambda: clock().timestamp(), sleep=sleep)
+            slack = SlackGateway(
+                build_web_client(
+                    settings.slack.bot_token.get_secret_value(),
+                    settings.slack.api_url,
+                    settings.slack.timeout_seconds,
+                    settings.slack.max_retries,
+                    gate,
+                ),
+                gate,
+            )
+        directory = SlackDirectory(
+            store,
+            slack,
+            clock,
+            max_age_hours=settings.slack.directory_max_age_hours,
+            sweep_min_unknown=settings.slack.sweep_min_unknown,
+        )
+        outbox = Outbox(
+            store,
+            slack,
+            clock,
+            lease_seconds=settings.worker.lease_seconds,
+            max_attempts=settings.worker.max_attempts,
+            batch_size=settings.worker.batch_size,
+            concurrency=settings.slack.post_concurrency,
+        )
+        return cls(settings, store, okta, slack, directory, outbox, clock, sleep)
+
+    def close(self) -> None:
+        self.okta.close()
+        self.store.close()
+
+
+def okta_auth(settings: Settings) -> httpx.Auth:
+    token = settings.okta.api_token.get_secret_value()
+    if token:
+        return SSWSAuth(token)
+    # OAuth 2.0 client credentials (private_key_jwt) is wired in app.okta_oauth.
+    from app.okta_oauth import PrivateKeyJWTAuth
+
+    return PrivateKeyJWTAuth(
+        org_url=settings.okta.org_url,
+        client_id=settings.okta.client_id,
+        private_key_file=settings.okta.private_key_file,
+        timeout=settings.okta.timeout_seconds,
+    )

@@ -1,0 +1,345 @@
+"""Slack Web API access: a thin gateway over ``slack_sdk.WebClient``.
+
+The SDK's own retry handlers do the retrying (429 with ``Retry-After``, 500/503,
+connection resets). On top of them:
+
+* a 429's ``Retry-After`` pauses every call of that method in this process
+  (``RateGate``), instead of each thread discovering the limit on its own;
+* ``ok: false`` answers become three kinds of exception: ``SlackAuthError``
+  (our token or scopes are broken: stop and report, don't burn the queue),
+  ``SlackPermanentError`` (this recipient can't be reached: record, never retry)
+  and ``SlackTransientError`` (try again later).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from app.messages import render_console
+
+__all__ = [
+    "DryRunSlack",
+    "Posted",
+    "RateGate",
+    "SlackAuthError",
+    "SlackError",
+    "SlackGateway",
+    "SlackMember",
+    "SlackPermanentError",
+    "SlackSender",
+    "SlackTransientError",
+    "build_web_client",
+]
+
+log = logging.getLogger(__name__)
+
+# ``account_inactive`` is about *our* token (Slack: "Authentication token is for a
+# deleted user or workspace when using a bot token"), so it stops the queue.
+AUTH_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "no_permission",
+        "not_allowed_token_type",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "org_login_required",
+    }
+)
+TRANSIENT_ERRORS = frozenset(
+    {
+        "rate_limited",
+        "ratelimited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+
+
+class SlackError(Exception):
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}{': ' + detail if detail else ''}")
+        self.code = code
+
+
+class SlackAuthError(SlackError):
+    """Our token or its scopes are broken. Nothing can be sent until an admin fixes it."""
+
+
+class SlackPermanentError(SlackError):
+    """This recipient cannot be messaged (no such user, DMs disabled...). Do not retry."""
+
+
+class SlackTransientError(SlackError):
+    def __init__(self, code: str, detail: str = "", retry_after: float = 0.0) -> None:
+        super().__init__(code, detail)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class SlackMember:
+    id: str
+    email: str
+    deleted: bool = False
+    is_bot: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.is_bot:
+            return "bot"
+        return "deleted" if self.deleted else "active"
+
+    @classmethod
+    def from_api(cls, user: dict[str, Any]) -> SlackMember | None:
+        user_id = user.get("id")
+        if not isinstance(user_id, str):
+            return None
+        profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+        email = profile.get("email") if isinstance(profile.get("email"), str) else ""
+        is_bot = bool(user.get("is_bot")) or user_id == "USLACKBOT"
+        return cls(user_id, email.lower(), bool(user.get("deleted")), is_bot)
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel: str
+    ts: str
+
+
+class RateGate:
+    """Per-method pause shared by all threads: one 429 slows everyone down at once."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.pauses = 0
+
+    def pause(self, method: str, seconds: float) -> None:
+        with self._lock:
+            self.pauses += 1
+            self._until[method] = max(self._until.get(method, 0.0), self._clock() + seconds)
+
+    def wait(self, method: str) -> None:
+        while True:
+            with self._lock:
+                remaining = self._until.get(method, 0.0) - self._clock()
+            if remaining <= 0:
+                return
+            self._sleep(remaining)
+
+
+def _method_of(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+class SharedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """The SDK's 429 handler, but the ``Retry-After`` pause is shared (``RateGate``)."""
+
+    def __init__(self, gate: RateGate, max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.gate = gate
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:  # pragma: no cover - the SDK only calls us with a 429 response
+            raise error  # type: ignore[misc]
+        retry_after = 1.0
+        for name, values in response.headers.items():
+            if name.lower() == "retry-after" and values:
+                with contextlib.suppress(ValueError):
+                    retry_after = float(values[0])
+        # A little jitter so parallel senders don't all return in the same instant.
+        method = _method_of(request.url)
+        self.gate.pause(method, retry_after + random.random() * 0.2)  # noqa: S311
+        self.gate.wait(method)
+        state.next_attempt_requested = True
+        state.increment_current_attempt()
+
+
+def build_web_client(
+    token: str, base_url: str, timeout: float, max_retries: int, gate: RateGate
+) -> WebClient:
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=int(max(1, round(timeout))),
+        retry_handlers=[
+            SharedRateLimitRetryHandler(gate, max_retry_count=max_retries),
+            ServerErrorRetryHandler(max_retry_count=max_retries),
+            ConnectionErrorRetryHandler(max_retry_count=max_retries),
+        ],
+    )
+
+
+class SlackSender(Protocol):
+    """What the rest of certnotify needs from Slack (real or dry-run)."""
+
+    calls: Counter[str]
+
+    def members(self) -> Iterator[SlackMember]: ...
+    def lookup_email(self, email: str) -> SlackMember | None: ...
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Posted: ...
+    def who_am_i(self) -> str: ...
+
+
+def classify(exc: SlackApiError) -> SlackError:
+    response = exc.response
+    status = getattr(response, "status_code", 200)
+    code = ""
+    try:
+        code = str(response.get("error") or "")
+    except (AttributeError, TypeError, ValueError):
+        code = ""
+    if status == 429 or code in ("ratelimited", "rate_limited"):
+        retry_after = 1.0
+        with contextlib.suppress(AttributeError, TypeError, ValueError):
+            retry_after = float(
+                response.headers.get("Retry-After") or response.headers.get("retry-after") or 1
+            )
+        return SlackTransientError(code or "ratelimited", retry_after=retry_after)
+    if status >= 500:
+        return SlackTransientError(code or f"http_{status}")
+    if code in AUTH_ERRORS:
+        return SlackAuthError(code)
+    if code in TRANSIENT_ERRORS:
+        return SlackTransientError(code)
+    return SlackPermanentError(code or f"http_{status}")
+
+
+class SlackGateway:
+    """The Slack calls certnotify makes, with errors sorted into what to do next."""
+
+    def __init__(self, client: WebClient, gate: RateGate) -> None:
+        self.client = client
+        self.gate = gate
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _call(self, method: str, fn: Callable[[], Any]) -> Any:
+        self.gate.wait(method)
+        with self._lock:
+            self.calls[method] += 1
+        try:
+            return fn()
+        except SlackApiError as exc:
+            error = classify(exc)
+            if isinstance(error, SlackTransientError) and error.retry_after:
+                self.gate.pause(method, error.retry_after)
+            raise error from None
+        except (OSError, TimeoutError) as exc:  # connection refused, reset, timed out
+            raise SlackTransientError("connection_error", type(exc).__name__) from None
+
+    def members(self) -> Iterator[SlackMember]:
+        """Every workspace member via ``users.list`` (Tier 2), 200 per page."""
+        cursor = ""
+        while True:
+            response = self._call(
+                "users.list", lambda c=cursor: self.client.users_list(limit=200, cursor=c or None)
+            )
+            for user in response.get("members") or []:
+                member = SlackMember.from_api(user) if isinstance(user, dict) else None
+                if member is not None:
+                    yield member
+            meta = response.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") or ""
+            if not cursor:
+                return
+
+    def lookup_email(self, email: str) -> SlackMember | None:
+        try:
+            response = self._call(
+                "users.lookupByEmail", lambda: self.client.users_lookupByEmail(email=email)
+            )
+        except SlackPermanentError as exc:
+            if exc.code == "users_not_found":
+                return None
+            raise
+        user = response.get("user")
+        return SlackMember.from_api(user) if isinstance(user, dict) else None
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Posted:
+        # Posting to a user id opens the DM by itself: no conversations.open round trip.
+        response = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            ),
+        )
+        return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
+
+    def who_am_i(self) -> str:
+        response = self._call("auth.test", self.client.auth_test)
+        return f"{response.get('user') or 'bot'} in {response.get('team') or 'workspace'}"
+
+
+class DryRunSlack:
+    """Prints each message instead of sending it. Every email counts as reachable."""
+
+    PREFIX = "dry-run:"
+
+    def __init__(self, out: TextIO, clock: Callable[[], float] = time.time) -> None:
+        self.out = out
+        self.calls: Counter[str] = Counter()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.posted: list[tuple[str, str]] = []
+
+    def members(self) -> Iterator[SlackMember]:
+        return iter(())
+
+    def lookup_email(self, email: str) -> SlackMember | None:
+        return SlackMember(self.PREFIX + email.lower(), email.lower())
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Posted:
+        who = channel.removeprefix(self.PREFIX)
+        lines = render_console(blocks)
+        with self._lock:
+            self.calls["chat.postMessage"] += 1
+            self.posted.append((channel, text))
+            rule = "─" * max(8, 66 - len(who))
+            print(f"── Slack DM to {who} (dry run) {rule}", file=self.out)
+            for line in lines:
+                print(f"   {line}", file=self.out)
+            self.out.flush()
+        return Posted("dry-run", f"{self._clock():.6f}")
+
+    def who_am_i(self) -> str:
+        return "dry-run sender (nothing is sent)"

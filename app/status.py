@@ -1,0 +1,79 @@
+"""``certnotify status``: what the service has done and whether it is keeping up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app.store import Store
+
+__all__ = ["collect_status", "format_status"]
+
+
+def collect_status(store: Store, now: datetime) -> dict[str, Any]:
+    inbox = store.inbox_counts()
+    deliveries = store.delivery_counts()
+    campaigns = []
+    for row in store.db.query("SELECT id FROM campaigns ORDER BY id"):
+        info = store.campaign_row(row["id"]) or {}
+        campaigns.append(
+            {
+                "id": info.get("id"),
+                "name": info.get("name"),
+                "status": info.get("status"),
+                "end": info.get("end_at"),
+                "retired": info.get("retired_at") is not None,
+                "retired_reason": info.get("retired_reason"),
+                "reviewers": len(store.reviewers(row["id"])),
+                "deliveries": store.delivery_counts(row["id"]),
+            }
+        )
+    beat = store.state("worker_heartbeat")
+    heartbeat_age = None
+    if isinstance(beat, dict) and isinstance(beat.get("ts"), int | float):
+        heartbeat_age = round(now.timestamp() - beat["ts"], 1)
+    by_status: dict[str, int] = {}
+    for c in campaigns:
+        key = "retired" if c["retired"] else (c["status"] or "UNKNOWN")
+        by_status[key] = by_status.get(key, 0) + 1
+    return {
+        "campaigns_by_status": by_status,
+        "inbox_pending": inbox.get("pending", 0) + inbox.get("processing", 0),
+        "inbox": inbox,
+        "outbox_pending": deliveries.get("pending", 0) + deliveries.get("sending", 0),
+        "deliveries": {
+            "sent": deliveries.get("sent", 0),
+            "failed": deliveries.get("failed", 0),
+            "unmapped": deliveries.get("unmapped", 0),
+        },
+        "hooks": store.hook_totals(),
+        "last_reminder_run": store.state("last_reminder_run"),
+        "worker_heartbeat_seconds_ago": heartbeat_age,
+        "slack_auth_error": store.state("slack_auth_error"),
+        "okta_auth_error": store.state("okta_auth_error"),
+        "campaigns": campaigns,
+    }
+
+
+def format_status(report: dict[str, Any]) -> str:
+    d = report["deliveries"]
+    beat = report["worker_heartbeat_seconds_ago"]
+    lines = [
+        "campaigns: "
+        + (
+            ", ".join(f"{k} {v}" for k, v in sorted(report["campaigns_by_status"].items()))
+            or "none"
+        ),
+        f"inbox pending: {report['inbox_pending']}   outbox pending: {report['outbox_pending']}",
+        f"deliveries: sent {d['sent']}, failed {d['failed']}, unmapped {d['unmapped']}",
+        f"last reminder run: {report['last_reminder_run'] or 'never'}",
+        "worker heartbeat: " + (f"{beat:.0f} s ago" if beat is not None else "never"),
+    ]
+    for key in ("slack_auth_error", "okta_auth_error"):
+        if report.get(key):
+            lines.append(f"{key.replace('_', ' ')}: {report[key]}")
+    for c in report["campaigns"]:
+        state = "retired" if c["retired"] else c["status"]
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(c["deliveries"].items())) or "no messages"
+        lines.append(f"  {c['id']}  {state:<9} {c['name']}  ({c['reviewers']} reviewers; {counts})")
+    return "\n".join(lines)

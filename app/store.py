@@ -1,0 +1,702 @@
+"""All SQL lives here: one SQLite file through sqlite-utils, WAL mode, a busy timeout.
+
+Several processes share the file (gunicorn workers insert hook events, the worker
+and ``certnotify remind`` claim and send). Every write that reads first runs in
+``BEGIN IMMEDIATE`` so the write lock is taken up front: with deferred
+transactions a reader that later tries to write can fail with "database is
+locked" without waiting for the busy timeout.
+
+Side effects are keyed so a replay does nothing twice: the inbox by event uuid,
+the delivery ledger by (campaign, recipient, kind, milestone), reassignments by
+(campaign, review, new reviewer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from app.events import Delivery
+from app.models import Campaign, ReviewerCount, UnresolvedReview
+from app.timeutil import iso, parse_okta_time
+
+__all__ = [
+    "ClaimedDelivery",
+    "ClaimedEvent",
+    "DeliveryScope",
+    "IntakeResult",
+    "PlannedDelivery",
+    "Store",
+]
+
+migrations = Migrations("certnotify")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["hook_deliveries"].create(
+        {
+            "event_id": str,
+            "received_at": str,
+            "events": int,
+            "accepted": int,
+            "duplicates": int,
+            "dropped": int,
+            "drop_reasons": str,
+        },
+        pk="event_id",
+        not_null={"received_at"},
+    )
+    db["inbox"].create(
+        {
+            "uuid": str,
+            "event_id": str,
+            "event_type": str,
+            "campaign_id": str,
+            "published": str,
+            "received_at": str,
+            "received_ts": float,
+            "payload": str,
+            "status": str,  # pending | processing | done | ignored | failed
+            "attempts": int,
+            "lease_until": float,
+            "not_before": float,
+            "last_error": str,
+            "finished_at": str,
+        },
+        pk="uuid",
+        not_null={"event_id", "event_type", "received_at", "payload", "status", "attempts"},
+        defaults={"status": "pending", "attempts": 0},
+    )
+    db["inbox"].create_index(["status", "not_before"], index_name="inbox_due")
+    db["campaigns"].create(
+        {
+            "id": str,
+            "name": str,
+            "description": str,
+            "status": str,
+            "start_at": str,
+            "end_at": str,
+            "time_zone": str,
+            "launched_at": str,
+            "refreshed_at": str,
+            "retired_at": str,
+            "retired_reason": str,
+        },
+        pk="id",
+    )
+    db["reviewers"].create(
+        {
+            "campaign_id": str,
+            "recipient": str,  # Okta user id, else lower-cased email
+            "okta_user_id": str,
+            "email": str,
+            "name": str,
+            "total_items": int,
+            "pending_items": int,
+            "slack_user_id": str,
+            "slack_status": str,  # mapped | not_found | deleted | bot | unknown
+            "source": str,  # launch | reminder | reassign
+            "updated_at": str,
+        },
+        pk=("campaign_id", "recipient"),
+    )
+    db["unresolved_reviews"].create(
+        {
+            "campaign_id": str,
+            "review_id": str,
+            "reviewer_type": str,
+            "group_id": str,
+            "group_name": str,
+            "seen_at": str,
+        },
+        pk=("campaign_id", "review_id"),
+    )
+    db["deliveries"].create(
+        {
+            "id": int,
+            "campaign_id": str,
+            "recipient": str,
+            "kind": str,  # launch | reminder | reassign
+            "milestone": str,  # "" for launch, "day7" for reminders, a batch key for reassign
+            "email": str,
+            "slack_user_id": str,
+            "status": str,  # pending | sending | sent | failed | unmapped
+            "text": str,
+            "blocks": str,
+            "channel": str,
+            "ts": str,
+            "error": str,
+            "attempts": int,
+            "lease_until": float,
+            "not_before": float,
+            "created_at": str,
+            "updated_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"campaign_id", "recipient", "kind", "milestone", "status", "attempts"},
+        defaults={"attempts": 0, "milestone": ""},
+    )
+    db["deliveries"].create_index(
+        ["campaign_id", "recipient", "kind", "milestone"], unique=True, index_name="ledger_key"
+    )
+    db["deliveries"].create_index(["status", "not_before"], index_name="deliveries_due")
+    db["slack_users"].create(
+        {"email": str, "user_id": str, "state": str, "checked_at": str},
+        pk="email",
+    )
+    db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    duplicate_delivery: bool
+    accepted: int
+    duplicates: int
+    dropped: int
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    uuid: str
+    event_id: str
+    event_type: str
+    campaign_id: str
+    received_ts: float
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    campaign_id: str
+    recipient: str
+    kind: str
+    milestone: str
+    email: str
+    slack_user_id: str | None  # None: nobody to send to -> recorded as unmapped
+    text: str
+    blocks: list[dict[str, Any]]
+    unmapped_reason: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryScope:
+    """The ledger rows one job is responsible for (it waits for these to settle)."""
+
+    campaign_id: str
+    kind: str
+    milestone: str
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: int
+    campaign_id: str
+    recipient: str
+    kind: str
+    milestone: str
+    slack_user_id: str
+    text: str
+    blocks: list[dict[str, Any]]
+    attempts: int
+
+
+def _ts(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+class Store:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    # -- opening -------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], busy_timeout: float = 10.0) -> Store:
+        file = Path(path)
+        if str(path) != ":memory:":
+            file.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(file), timeout=busy_timeout)
+        db = sqlite_utils.Database(conn)
+        if str(path) != ":memory:":
+            db.enable_wal()
+        # FULL: a 204 tells Okta the event is safe; it must survive power loss too.
+        db.execute("PRAGMA synchronous=FULL")
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def migrate(self) -> None:
+        """Apply pending schema migrations; safe when several processes start at once."""
+        if not migrations.pending(self.db):
+            return
+        with self.write():
+            migrations.apply(self.db)
+
+    def schema_current(self) -> bool:
+        return not migrations.pending(self.db)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction holding the write lock from the start."""
+        conn = self.db.conn
+        if conn.in_transaction:  # nested: join the outer transaction
+            yield self.db
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    # -- hook intake (web process) ---------------------------------------------
+    def record_delivery(self, delivery: Delivery, now: datetime) -> IntakeResult:
+        """Store a delivery's events in one transaction; duplicates are counted, not stored."""
+        received_at = iso(now)
+        with self.write() as db:
+            known = db.execute(
+                "SELECT 1 FROM hook_deliveries WHERE event_id = ?", [delivery.event_id]
+            ).fetchone()
+            accepted = 0
+            for event in delivery.events:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO inbox (uuid, event_id, event_type, campaign_id,"
+                    " published, received_at, received_ts, payload, status, attempts)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)",
+                    [
+                        event.uuid,
+                        delivery.event_id,
+                        event.event_type,
+                        event.campaign_id,
+                        event.published,
+                        received_at,
+                        _ts(now),
+                        event.payload_json(),
+                    ],
+                )
+                accepted += cursor.rowcount
+            duplicates = len(delivery.events) - accepted
+            if known is None:
+                db.execute(
+                    "INSERT INTO hook_deliveries (event_id, received_at, events, accepted,"
+                    " duplicates, dropped, drop_reasons) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        delivery.event_id,
+                        received_at,
+                        len(delivery.events) + len(delivery.dropped),
+                        accepted,
+                        duplicates,
+                        len(delivery.dropped),
+                        json.dumps(delivery.dropped[:20]),
+                    ],
+                )
+            else:
+                db.execute(
+                    "UPDATE hook_deliveries SET duplicates = duplicates + ? WHERE event_id = ?",
+                    [len(delivery.events), delivery.event_id],
+                )
+        return IntakeResult(known is not None, accepted, duplicates, len(delivery.dropped))
+
+    # -- inbox (worker) --------------------------------------------------------
+    def claim_events(self, now: datetime, lease_seconds: float, limit: int) -> list[ClaimedEvent]:
+        """Lease due events; a crashed worker's lease expires and the event is claimed again."""
+        t = _ts(now)
+        with self.write() as db:
+            rows = db.execute(
+                "UPDATE inbox SET status = 'processing', lease_until = ?, attempts = attempts + 1"
+                " WHERE uuid IN (SELECT uuid FROM inbox WHERE"
+                "  (status = 'pending' AND coalesce(not_before, 0) <= ?)"
+                "  OR (status = 'processing' AND lease_until < ?)"
+                "  ORDER BY published, received_ts LIMIT ?)"
+                " RETURNING uuid, event_id, event_type, campaign_id, received_ts, payload,"
+                " attempts",
+                [t + lease_seconds, t, t, limit],
+            ).fetchall()
+        claimed = [
+            ClaimedEvent(r[0], r[1], r[2], r[3] or "", r[4] or 0.0, json.loads(r[5]), r[6])
+            for r in rows
+        ]
+        claimed.sort(key=lambda e: (e.payload.get("published") or "", e.received_ts))
+        return claimed
+
+    def finish_event(self, uuid: str, status: str, now: datetime, error: str = "") -> None:
+        with self.write() as db:
+            db.execute(
+                "UPDATE inbox SET status = ?, lease_until = NULL, finished_at = ?,"
+                " last_error = nullif(?, '') WHERE uuid = ?",
+                [status, iso(now), error[:1000], uuid],
+            )
+
+    def retry_event(self, uuid: str, not_before: datetime, error: str) -> None:
+        with self.write() as db:
+            db.execute(
+                "UPDATE inbox SET status = 'pending', lease_until = NULL, not_before = ?,"
+                " last_error = ? WHERE uuid = ?",
+                [_ts(not_before), error[:1000], uuid],
+            )
+
+    def inbox_counts(self) -> dict[str, int]:
+        rows = self._rows("SELECT status, count(*) AS n FROM inbox GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}
+
+    def inbox_oldest_pending(self) -> float | None:
+        row = self._one(
+            "SELECT min(received_ts) AS t FROM inbox WHERE status IN ('pending', 'processing')"
+        )
+        return row["t"] if row else None
+
+    def hook_totals(self) -> dict[str, int]:
+        row = self._one(
+            "SELECT count(*) AS deliveries, coalesce(sum(accepted), 0) AS accepted,"
+            " coalesce(sum(duplicates), 0) AS duplicates, coalesce(sum(dropped), 0) AS dropped"
+            " FROM hook_deliveries"
+        )
+        return dict(row or {})
+
+    # -- campaigns ---------------------------------------------------------------
+    def save_campaign(self, campaign: Campaign, now: datetime, *, launched: bool = False) -> None:
+        row = {
+            "id": campaign.id,
+            "name": campaign.name,
+            "description": campaign.description,
+            "status": campaign.status,
+            "start_at": iso(campaign.start) if campaign.start else None,
+            "end_at": iso(campaign.end) if campaign.end else None,
+            "time_zone": campaign.time_zone,
+            "refreshed_at": iso(now),
+        }
+        with self.write() as db:
+            db["campaigns"].upsert(row, pk="id")
+            if launched:
+                db.execute(
+                    "UPDATE campaigns SET launched_at = coalesce(launched_at, ?) WHERE id = ?",
+                    [iso(now), campaign.id],
+                )
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        row = self._one("SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+        return _campaign_from_row(row) if row else None
+
+    def campaign_row(self, campaign_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+
+    def active_campaigns(self) -> list[Campaign]:
+        rows = self._rows("SELECT * FROM campaigns WHERE retired_at IS NULL ORDER BY id")
+        return [_campaign_from_row(r) for r in rows]
+
+    def retire_campaign(self, campaign_id: str, reason: str, now: datetime) -> bool:
+        """Mark retired and drop its reviewer rows; the ledger stays for audit."""
+        with self.write() as db:
+            cursor = db.execute(
+                "UPDATE campaigns SET retired_at = ?, retired_reason = ?"
+                " WHERE id = ? AND retired_at IS NULL",
+                [iso(now), reason, campaign_id],
+            )
+            db.execute("DELETE FROM reviewers WHERE campaign_id = ?", [campaign_id])
+            db.execute("DELETE FROM unresolved_reviews WHERE campaign_id = ?", [campaign_id])
+        return cursor.rowcount > 0
+
+    # -- reviewers -------------------------------------------------------------------
+    def replace_reviewers(
+        self,
+        campaign_id: str,
+        counts: Iterable[ReviewerCount],
+        unresolved: Iterable[UnresolvedReview],
+        source: str,
+        now: datetime,
+    ) -> None:
+        """Make the reviewer table match a complete read of the campaign's reviews.
+
+        Reviewers missing from the read keep their row (they were told, and the
+        ledger refers to them) with their pending count set to 0.
+        """
+        stamp = iso(now)
+        with self.write() as db:
+            db.execute(
+                "UPDATE reviewers SET pending_items = 0, updated_at = ? WHERE campaign_id = ?",
+                [stamp, campaign_id],
+            )
+            db["reviewers"].upsert_all(
+                (
+                    {
+                        "campaign_id": campaign_id,
+                        "recipient": c.person.key,
+                        "okta_user_id": c.person.okta_id,
+                        "email": c.person.email,
+                        "name": c.person.display_name,
+                        "total_items": c.total,
+                        "pending_items": c.pending,
+                        "source": source,
+                        "updated_at": stamp,
+                    }
+                    for c in counts
+                ),
+                pk=("campaign_id", "recipient"),
+            )
+            db.execute("DELETE FROM unresolved_reviews WHERE campaign_id = ?", [campaign_id])
+            db["unresolved_reviews"].insert_all(
+                (
+                    {
+                        "campaign_id": campaign_id,
+                        "review_id": u.review_id,
+                        "reviewer_type": u.reviewer_type,
+                        "group_id": u.group_id,
+                        "group_name": u.group_name,
+                        "seen_at": stamp,
+                    }
+                    for u in unresolved
+                ),
+                pk=("campaign_id", "review_id"),
+                replace=True,
+            )
+
+    def set_reviewer_slack(
+        self, campaign_id: str, mapping: dict[str, tuple[str | None, str]]
+    ) -> None:
+        """``mapping``: recipient -> (slack user id or None, slack_status)."""
+        with self.write() as db:
+            db.conn.executemany(
+                "UPDATE reviewers SET slack_user_id = ?, slack_status = ?"
+                " WHERE campaign_id = ? AND recipient = ?",
+                [(uid, status, campaign_id, key) for key, (uid, status) in mapping.items()],
+            )
+
+    def reviewers(self, campaign_id: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM reviewers WHERE campaign_id = ? ORDER BY recipient", [campaign_id]
+        )
+
+    def unresolved_reviews(self, campaign_id: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM unresolved_reviews WHERE campaign_id = ? ORDER BY review_id",
+            [campaign_id],
+        )
+
+    # -- Slack directory cache ------------------------------------------------------
+    def cached_slack_users(
+        self, emails: Iterable[str], fresher_than: datetime
+    ) -> dict[str, tuple[str | None, str]]:
+        """email -> (user id or None, state) for entries checked after ``fresher_than``."""
+        wanted = sorted({e.lower() for e in emails})
+        rows = self._rows(
+            "SELECT email, user_id, state FROM slack_users"
+            " WHERE checked_at >= ? AND email IN (SELECT value FROM json_each(?))",
+            [iso(fresher_than), json.dumps(wanted)],
+        )
+        return {r["email"]: (r["user_id"], r["state"]) for r in rows}
+
+    def save_slack_users(
+        self, entries: Iterable[tuple[str, str | None, str]], now: datetime
+    ) -> None:
+        stamp = iso(now)
+        with self.write() as db:
+            db["slack_users"].upsert_all(
+                (
+                    {"email": email.lower(), "user_id": uid, "state": state, "checked_at": stamp}
+                    for email, uid, state in entries
+                ),
+                pk="email",
+            )
+
+    # -- delivery ledger / outbox -----------------------------------------------------
+    def plan_deliveries(self, planned: Iterable[PlannedDelivery], now: datetime) -> int:
+        """Record messages to send. A key already in the ledger is left alone, except
+        an ``unmapped`` row, which is revived when the person can now be reached.
+        Returns how many rows became pending."""
+        stamp = iso(now)
+        queued = 0
+        with self.write() as db:
+            for p in planned:
+                status = "pending" if p.slack_user_id else "unmapped"
+                cursor = db.execute(
+                    "INSERT INTO deliveries (campaign_id, recipient, kind, milestone, email,"
+                    " slack_user_id, status, text, blocks, error, attempts, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), 0, ?, ?)"
+                    " ON CONFLICT (campaign_id, recipient, kind, milestone) DO UPDATE SET"
+                    "  status = excluded.status, slack_user_id = excluded.slack_user_id,"
+                    "  text = excluded.text, blocks = excluded.blocks, error = NULL,"
+                    "  updated_at = excluded.updated_at"
+                    " WHERE deliveries.status = 'unmapped' AND excluded.status = 'pending'",
+                    [
+                        p.campaign_id,
+                        p.recipient,
+                        p.kind,
+                        p.milestone,
+                        p.email,
+                        p.slack_user_id,
+                        status,
+                        p.text,
+                        json.dumps(p.blocks),
+                        p.unmapped_reason,
+                        stamp,
+                        stamp,
+                    ],
+                )
+                if cursor.rowcount and status == "pending":
+                    queued += 1
+        return queued
+
+    def ledger_keys(self, campaign_id: str, kind: str) -> dict[str, set[str]]:
+        """recipient -> milestones already in the ledger for this campaign and kind."""
+        rows = self._rows(
+            "SELECT recipient, milestone FROM deliveries WHERE campaign_id = ? AND kind = ?",
+            [campaign_id, kind],
+        )
+        keys: dict[str, set[str]] = {}
+        for r in rows:
+            keys.setdefault(r["recipient"], set()).add(r["milestone"])
+        return keys
+
+    @staticmethod
+    def _scope_sql(scopes: Sequence[DeliveryScope] | None) -> tuple[str, list[Any]]:
+        if scopes is None:
+            return "", []
+        if not scopes:
+            return " AND 0", []
+        clauses = " OR ".join("(campaign_id = ? AND kind = ? AND milestone = ?)" for _ in scopes)
+        params = [v for s in scopes for v in (s.campaign_id, s.kind, s.milestone)]
+        return f" AND ({clauses})", params
+
+    def claim_deliveries(
+        self,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        scopes: Sequence[DeliveryScope] | None = None,
+    ) -> list[ClaimedDelivery]:
+        t = _ts(now)
+        scope_sql, scope_params = self._scope_sql(scopes)
+        with self.write() as db:
+            # scope_sql holds only "?" placeholders; the values are bound parameters.
+            rows = db.execute(
+                "UPDATE deliveries SET status = 'sending', lease_until = ?,"
+                " attempts = attempts + 1, updated_at = ?"
+                " WHERE id IN (SELECT id FROM deliveries WHERE"
+                "  ((status = 'pending' AND coalesce(not_before, 0) <= ?)"
+                "   OR (status = 'sending' AND lease_until < ?))"
+                f"  {scope_sql} ORDER BY id LIMIT ?)"
+                " RETURNING id, campaign_id, recipient, kind, milestone, slack_user_id, text,"
+                " blocks, attempts",
+                [t + lease_seconds, iso(now), t, t, *scope_params, limit],
+            ).fetchall()
+        claimed = [
+            ClaimedDelivery(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8])
+            for r in rows
+        ]
+        claimed.sort(key=lambda d: d.id)
+        return claimed
+
+    def mark_sent(self, delivery_id: int, channel: str, ts: str, now: datetime) -> None:
+        with self.write() as db:
+            db.execute(
+                "UPDATE deliveries SET status = 'sent', channel = ?, ts = ?, sent_at = ?,"
+                " updated_at = ?, lease_until = NULL, error = NULL WHERE id = ?",
+                [channel, ts, iso(now), iso(now), delivery_id],
+            )
+
+    def mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
+        with self.write() as db:
+            db.execute(
+                "UPDATE deliveries SET status = 'failed', error = ?, updated_at = ?,"
+                " lease_until = NULL WHERE id = ?",
+                [error[:500], iso(now), delivery_id],
+            )
+
+    def mark_retry(
+        self, delivery_id: int, error: str, not_before: datetime, *, count_attempt: bool = True
+    ) -> None:
+        """Back to pending. ``count_attempt=False`` when the failure was not this
+        message's fault (e.g. our Slack token is broken) so it does not use up tries."""
+        with self.write() as db:
+            db.execute(
+                "UPDATE deliveries SET status = 'pending', error = ?, not_before = ?,"
+                " lease_until = NULL, attempts = attempts - ? WHERE id = ?",
+                [error[:500], _ts(not_before), 0 if count_attempt else 1, delivery_id],
+            )
+
+    def unsettled(self, scopes: Sequence[DeliveryScope] | None = None) -> int:
+        """Deliveries still pending or in flight (within ``scopes`` when given)."""
+        scope_sql, params = self._scope_sql(scopes)
+        row = self._one(
+            "SELECT count(*) AS n FROM deliveries WHERE status IN ('pending', 'sending')"
+            + scope_sql,
+            params,
+        )
+        return row["n"] if row else 0
+
+    def next_due_delivery(self, scopes: Sequence[DeliveryScope] | None = None) -> float | None:
+        """Earliest time (epoch) an unsettled delivery becomes claimable."""
+        scope_sql, params = self._scope_sql(scopes)
+        row = self._one(
+            "SELECT min(CASE status WHEN 'pending' THEN coalesce(not_before, 0)"
+            " ELSE lease_until END) AS t FROM deliveries"
+            " WHERE status IN ('pending', 'sending')" + scope_sql,
+            params,
+        )
+        return row["t"] if row else None
+
+    def delivery_counts(self, campaign_id: str | None = None) -> dict[str, int]:
+        where, params = ("WHERE campaign_id = ?", [campaign_id]) if campaign_id else ("", [])
+        rows = self._rows(
+            f"SELECT status, count(*) AS n FROM deliveries {where} GROUP BY status",
+            params,
+        )
+        return {r["status"]: r["n"] for r in rows}
+
+    def deliveries(self, campaign_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM deliveries WHERE campaign_id = ?"
+        params: list[Any] = [campaign_id]
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        return self._rows(sql + " ORDER BY id", params)
+
+    # -- small state -------------------------------------------------------------------
+    def set_state(self, key: str, value: Any, now: datetime) -> None:
+        with self.write() as db:
+            db["kv"].upsert(
+                {"key": key, "value": json.dumps(value), "updated_at": iso(now)}, pk="key"
+            )
+
+    def state(self, key: str, default: Any = None) -> Any:
+        row = self._one("SELECT value FROM kv WHERE key = ?", [key])
+        return json.loads(row["value"]) if row else default
+
+    def ping(self) -> bool:
+        self.db.execute("SELECT 1").fetchone()
+        return True
+
+
+def _campaign_from_row(row: dict[str, Any]) -> Campaign:
+    return Campaign(
+        id=row["id"],
+        name=row["name"] or row["id"],
+        description=row["description"] or "",
+        status=row["status"] or "UNKNOWN",
+        start=parse_okta_time(row["start_at"]),
+        end=parse_okta_time(row["end_at"]),
+        time_zone=row["time_zone"] or "",
+    )

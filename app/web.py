@@ -1,0 +1,194 @@
+"""The HTTP side: Okta's event hook, health and metrics (a Flask app factory).
+
+The request path does authentication, parsing and one insert, and answers;
+it never calls Okta or Slack (Okta gives up after 3 s). Answers, in order:
+413 body over 1 MiB (before reading it), 401 missing or wrong secret (nothing
+stored), 400 not JSON or not an envelope, 204 accepted (duplicates and unknown
+event types included).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from app.config import Settings, SettingsError, load_settings
+from app.events import EnvelopeError, parse_envelope
+from app.metrics import render_metrics
+from app.store import Store
+from app.timeutil import Clock, system_clock
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+CHALLENGE_HEADER = "x-okta-verification-challenge"
+MAX_CHALLENGE_CHARS = 1024
+HEARTBEAT_STALE_SECONDS = 60
+
+bp = Blueprint("hooks", __name__)
+
+
+class WebContext:
+    """Per-app state: settings, the clock, and one store connection per thread."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        secret = settings.okta.hook_secret.get_secret_value().encode()
+        # Compare digests, not the strings: equal lengths, so the comparison time
+        # says nothing about the secret's length either.
+        self.secret_digest = hashlib.sha256(secret).digest()
+        self.secret_header = settings.okta.hook_secret_header
+        self._local = threading.local()
+
+    def store(self) -> Store:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = Store.open(
+                self.settings.database.path, self.settings.database.busy_timeout_seconds
+            )
+            self._local.store = store
+        return store
+
+    def secret_ok(self, provided: str | None) -> bool:
+        if not provided:
+            return False
+        digest = hashlib.sha256(provided.encode("utf-8", "surrogateescape")).digest()
+        return hmac.compare_digest(digest, self.secret_digest)
+
+
+def _ctx() -> WebContext:
+    return current_app.extensions["certnotify"]
+
+
+def _problem(status: int, message: str) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+@bp.get("/hooks/okta")
+def verify() -> Response:
+    """Okta's one-time verification: echo the challenge header, byte for byte."""
+    challenge = request.headers.get(CHALLENGE_HEADER)
+    if not challenge:
+        return _problem(400, f"missing {CHALLENGE_HEADER} header")
+    if len(challenge) > MAX_CHALLENGE_CHARS:
+        return _problem(400, "verification challenge too long")
+    return jsonify({"verification": challenge})
+
+
+@bp.post("/hooks/okta")
+def receive() -> Response:
+    ctx = _ctx()
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        return _problem(413, "body over 1 MiB")
+    if not ctx.secret_ok(request.headers.get(ctx.secret_header)):
+        log.warning("hook delivery refused: missing or wrong secret from %s", request.remote_addr)
+        return _problem(401, "missing or wrong secret")
+    # Chunked bodies have no Content-Length: read at most one byte past the limit.
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return _problem(413, "body over 1 MiB")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _problem(400, "body is not JSON")
+    try:
+        delivery = parse_envelope(body, raw)
+    except EnvelopeError as exc:
+        return _problem(400, str(exc))
+    result = ctx.store().record_delivery(delivery, ctx.clock())
+    log.info(
+        "hook delivery %s: %d accepted, %d duplicate, %d dropped%s",
+        delivery.event_id,
+        result.accepted,
+        result.duplicates,
+        result.dropped,
+        f" ({'; '.join(sorted(set(delivery.dropped)))})" if delivery.dropped else "",
+    )
+    return Response(status=204)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """200 while hooks can be stored (the DB answers); the body says how the worker is doing."""
+    ctx = _ctx()
+    now = ctx.clock()
+    report: dict[str, Any] = {"status": "ok"}
+    try:
+        store = ctx.store()
+        store.ping()
+        report["db"] = "ok"
+        counts = store.inbox_counts()
+        report["inbox_pending"] = counts.get("pending", 0) + counts.get("processing", 0)
+        report["inbox_failed"] = counts.get("failed", 0)
+        oldest = store.inbox_oldest_pending()
+        report["inbox_oldest_pending_seconds"] = (
+            round(now.timestamp() - oldest, 1) if oldest else None
+        )
+        beat = store.state("worker_heartbeat")
+        if isinstance(beat, dict) and isinstance(beat.get("ts"), int | float):
+            age = round(now.timestamp() - beat["ts"], 1)
+            report["worker"] = {"last_heartbeat_seconds_ago": age, "pid": beat.get("pid")}
+            if age > HEARTBEAT_STALE_SECONDS:
+                report["status"] = "degraded"
+        else:
+            report["worker"] = None
+            report["status"] = "degraded"
+        for key in ("slack_auth_error", "okta_auth_error"):
+            problem = store.state(key)
+            if problem:
+                report[key] = problem.get("error") if isinstance(problem, dict) else str(problem)
+                report["status"] = "degraded"
+    except Exception as exc:  # the point of a health check is to report, not to raise
+        log.error("health check: database unavailable: %s", type(exc).__name__)
+        return jsonify({"status": "error", "db": f"unavailable ({type(exc).__name__})"}), 503
+    return jsonify(report)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    body, content_type = render_metrics(_ctx().store(), _ctx().clock())
+    return Response(body, content_type=content_type)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> Flask:
+    """Build the web app. Without ``settings``, read config.yaml and the environment."""
+    if settings is None:
+        settings = load_settings()
+    settings.require("hook")
+    app = Flask("certnotify")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    context = WebContext(settings, clock)
+    # Fail at start-up, not on the first hook, if the database is unusable; and
+    # create the schema when the web app runs alone (flask run, tests).
+    store = context.store()
+    store.migrate()
+    app.extensions["certnotify"] = context
+
+    @app.errorhandler(413)
+    def too_large(_: Exception) -> Response:
+        return _problem(413, "body over 1 MiB")
+
+    app.register_blueprint(bp)
+    return app
+
+
+def wsgi_app() -> Flask:
+    """gunicorn entry point: ``gunicorn 'app.web:wsgi_app()'``."""
+    try:
+        return create_app()
+    except SettingsError as exc:
+        # One line, then exit: gunicorn would otherwise print a traceback per worker.
+        print(f"certnotify: {exc}", flush=True)
+        raise SystemExit(2) from None

@@ -1,0 +1,184 @@
+"""The worker: drains the inbox, sends the outbox, keeps a heartbeat, runs the schedule.
+
+One worker per deployment (``certnotify worker``, or the one ``certnotify serve``
+starts). Each loop ("tick") claims a batch of inbox events with a lease,
+dispatches them by event type, then sends one batch of due messages, so a
+5,000-message launch never starves new events or the heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from app.events import CLOSE, LAUNCH
+from app.launch import RetryLater, launch_campaign
+from app.okta import OktaAuthError, OktaError, OktaUnavailable
+from app.outbox import DrainResult
+from app.services import Services
+from app.slack import SlackTransientError
+from app.store import ClaimedEvent
+
+__all__ = ["AnotherWorkerRunning", "Worker"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Services, ClaimedEvent], str]
+HEARTBEAT_KEY = "worker_heartbeat"
+SINGLETON_WINDOW_SECONDS = 30.0
+
+
+class AnotherWorkerRunning(RuntimeError):
+    pass
+
+
+def handle_launch(services: Services, event: ClaimedEvent) -> str:
+    launch_campaign(services, event.campaign_id)
+    return "done"
+
+
+def handle_close(services: Services, event: ClaimedEvent) -> str:
+    if services.store.campaign_row(event.campaign_id) is None:
+        return "ignored"  # never followed: nothing to retire
+    services.store.retire_campaign(
+        event.campaign_id, "closed (campaign close event)", services.clock()
+    )
+    log.info("campaign %s closed: retired", event.campaign_id)
+    return "done"
+
+
+def default_handlers() -> dict[str, Handler]:
+    return {LAUNCH: handle_launch, CLOSE: handle_close}
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Worker:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        handlers: dict[str, Handler] | None = None,
+        after_tick: Callable[[Services], None] | None = None,
+    ) -> None:
+        self.services = services
+        self.handlers = default_handlers() if handlers is None else handlers
+        self.after_tick = after_tick  # e.g. the reassignment window flusher
+        self.settings = services.settings.worker
+        self.pid = os.getpid()
+        self.host = socket.gethostname()
+
+    # -- singleton -------------------------------------------------------------
+    def claim_singleton(self) -> None:
+        """Refuse to run beside a live worker on this database (one scheduler only)."""
+        now = self.services.clock()
+        beat = self.services.store.state(HEARTBEAT_KEY)
+        if isinstance(beat, dict) and beat.get("pid") != self.pid:
+            age = now.timestamp() - float(beat.get("ts") or 0)
+            same_host = beat.get("host") == self.host
+            if age < SINGLETON_WINDOW_SECONDS and (not same_host or _pid_alive(beat.get("pid"))):
+                raise AnotherWorkerRunning(
+                    f"another worker (pid {beat.get('pid')} on {beat.get('host')}) checked in "
+                    f"{age:.0f} s ago; run one worker per deployment"
+                )
+        self.heartbeat()
+
+    def heartbeat(self) -> None:
+        now = self.services.clock()
+        self.services.store.set_state(
+            HEARTBEAT_KEY, {"ts": now.timestamp(), "pid": self.pid, "host": self.host}, now
+        )
+
+    # -- events ------------------------------------------------------------------
+    def _retry(self, event: ClaimedEvent, delay: float, error: str) -> None:
+        store, now = self.services.store, self.services.clock()
+        if event.attempts >= self.settings.max_attempts:
+            store.finish_event(
+                event.uuid, "failed", now, f"gave up after {event.attempts} tries: {error}"
+            )
+            log.error("event %s (%s) failed for good: %s", event.uuid, event.event_type, error)
+            return
+        store.retry_event(event.uuid, now + timedelta(seconds=delay), error)
+        log.warning(
+            "event %s (%s) will be retried in %.0f s: %s",
+            event.uuid,
+            event.event_type,
+            delay,
+            error,
+        )
+
+    def process(self, event: ClaimedEvent) -> None:
+        store = self.services.store
+        handler = self.handlers.get(event.event_type)
+        if handler is None:
+            store.finish_event(event.uuid, "ignored", self.services.clock())
+            return
+        backoff = min(30.0 * 2 ** (event.attempts - 1), 3600.0)
+        try:
+            outcome = handler(self.services, event)
+        except RetryLater as exc:
+            self._retry(event, exc.delay, str(exc))
+        except OktaAuthError as exc:
+            # Our credentials, not this event: keep it, say so loudly, try again later.
+            now = self.services.clock()
+            store.set_state(
+                "okta_auth_error", {"error": str(exc)[:300], "at": now.isoformat()}, now
+            )
+            store.retry_event(event.uuid, now + timedelta(minutes=5), str(exc))
+            log.error("okta rejected our credentials: %s", exc)
+        except (OktaUnavailable, SlackTransientError, sqlite3.OperationalError) as exc:
+            self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
+        except (OktaError, ValueError) as exc:
+            store.finish_event(event.uuid, "failed", self.services.clock(), str(exc))
+            log.error("event %s (%s) failed: %s", event.uuid, event.event_type, exc)
+        except Exception as exc:
+            log.exception("event %s (%s): unexpected error", event.uuid, event.event_type)
+            self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
+        else:
+            store.finish_event(event.uuid, outcome, self.services.clock())
+            if store.state("okta_auth_error"):
+                store.set_state("okta_auth_error", None, self.services.clock())
+
+    # -- loop ------------------------------------------------------------------------
+    def tick(self) -> bool:
+        """One round of work. True when something was done (so loop again at once)."""
+        self.heartbeat()
+        events = self.services.store.claim_events(
+            self.services.clock(), self.settings.lease_seconds, self.settings.batch_size
+        )
+        for event in events:
+            self.process(event)
+        if self.after_tick is not None:
+            self.after_tick(self.services)
+        sent: DrainResult = self.services.outbox.drain(max_batches=1)
+        if sent.sent and self.services.store.state("slack_auth_error"):
+            self.services.store.set_state("slack_auth_error", None, self.services.clock())
+        return bool(events) or bool(sent.sent or sent.failed or sent.retrying)
+
+    def run(self, stop: threading.Event) -> None:
+        self.claim_singleton()
+        log.info("worker started (pid %d)", self.pid)
+        while not stop.is_set():
+            try:
+                busy = self.tick()
+            except sqlite3.OperationalError as exc:
+                log.error("worker: database error: %s", exc)
+                busy = False
+            if not busy:
+                stop.wait(self.settings.poll_seconds)
+        log.info("worker stopped")
