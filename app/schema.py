@@ -1,0 +1,131 @@
+"""The database schema, as ordered sqlite-utils migrations.
+
+Each migration runs once, in a transaction, recorded in ``_sqlite_migrations``;
+upgrades are safe to repeat. Add new ones at the end; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["migrations"]
+
+migrations = Migrations("certnotify")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["hook_deliveries"].create(
+        {
+            "event_id": str,
+            "received_at": str,
+            "events": int,
+            "accepted": int,
+            "duplicates": int,
+            "dropped": int,
+            "drop_reasons": str,
+        },
+        pk="event_id",
+        not_null={"received_at"},
+    )
+    db["inbox"].create(
+        {
+            "uuid": str,
+            "event_id": str,
+            "event_type": str,
+            "campaign_id": str,
+            "published": str,
+            "received_at": str,
+            "received_ts": float,
+            "payload": str,
+            "status": str,  # pending | processing | done | ignored | failed
+            "attempts": int,
+            "lease_until": float,
+            "not_before": float,
+            "last_error": str,
+            "finished_at": str,
+        },
+        pk="uuid",
+        not_null={"event_id", "event_type", "received_at", "payload", "status", "attempts"},
+        defaults={"status": "pending", "attempts": 0},
+    )
+    db["inbox"].create_index(["status", "not_before"], index_name="inbox_due")
+    db["campaigns"].create(
+        {
+            "id": str,
+            "name": str,
+            "description": str,
+            "status": str,
+            "start_at": str,
+            "end_at": str,
+            "time_zone": str,
+            "launched_at": str,
+            "refreshed_at": str,
+            "retired_at": str,
+            "retired_reason": str,
+        },
+        pk="id",
+    )
+    db["reviewers"].create(
+        {
+            "campaign_id": str,
+            "recipient": str,  # Okta user id, else lower-cased email
+            "okta_user_id": str,
+            "email": str,
+            "name": str,
+            "total_items": int,
+            "pending_items": int,
+            "slack_user_id": str,
+            "slack_status": str,  # mapped | not_found | deleted | bot | unknown
+            "source": str,  # launch | reminder | reassign
+            "updated_at": str,
+        },
+        pk=("campaign_id", "recipient"),
+    )
+    db["unresolved_reviews"].create(
+        {
+            "campaign_id": str,
+            "review_id": str,
+            "reviewer_type": str,
+            "group_id": str,
+            "group_name": str,
+            "seen_at": str,
+        },
+        pk=("campaign_id", "review_id"),
+    )
+    db["deliveries"].create(
+        {
+            "id": int,
+            "campaign_id": str,
+            "recipient": str,
+            "kind": str,  # launch | reminder | reassign
+            "milestone": str,  # "" for launch, "day7" for reminders, a batch key for reassign
+            "email": str,
+            "slack_user_id": str,
+            "status": str,  # pending | sending | sent | failed | unmapped
+            "text": str,
+            "blocks": str,
+            "channel": str,
+            "ts": str,
+            "error": str,
+            "attempts": int,
+            "lease_until": float,
+            "not_before": float,
+            "created_at": str,
+            "updated_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"campaign_id", "recipient", "kind", "milestone", "status", "attempts"},
+        defaults={"attempts": 0, "milestone": ""},
+    )
+    db["deliveries"].create_index(
+        ["campaign_id", "recipient", "kind", "milestone"], unique=True, index_name="ledger_key"
+    )
+    db["deliveries"].create_index(["status", "not_before"], index_name="deliveries_due")
+    db["slack_users"].create(
+        {"email": str, "user_id": str, "state": str, "checked_at": str},
+        pk="email",
+    )
+    db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key")

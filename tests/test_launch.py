@@ -1,0 +1,274 @@
+"""Campaign launch, end to end: hook -> inbox -> worker -> Okta -> store -> Slack."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from app.fakes.okta import Fault as OktaFault
+from app.fakes.slack import Fault as SlackFault
+from app.launch import launch_campaign
+from app.worker import Worker
+from tests.helpers import SAMPLE_CAMPAIGN, SAMPLES, post_hook, run_worker, sample
+
+
+def launch_envelope(campaign_id: str) -> dict:
+    body = sample("event-launch.json")
+    body["data"]["events"][0]["debugContext"]["debugData"]["campaignId"] = campaign_id
+    body["eventId"] = f"delivery-{campaign_id}"
+    body["data"]["events"][0]["uuid"] = f"event-{campaign_id}"
+    return body
+
+
+@pytest.fixture
+def sample_org(fake_okta, fake_slack):
+    """The story of the samples: Ana (active), Ben (deleted in Slack), Omar (no Slack)."""
+    fake_okta.load_samples(SAMPLES)
+    fake_slack.add_users_from_samples(SAMPLES)
+    return fake_okta
+
+
+def test_sample_launch_through_the_endpoint(client, worker, services, sample_org, fake_slack):
+    assert post_hook(client, sample("event-launch.json")).status_code == 204
+    run_worker(worker)
+
+    # Ana has 1 pending review (B is approved): one DM, to her user id.
+    [dm] = fake_slack.messages
+    assert dm.channel == "U0W0EF78PLZ"
+    assert "Q3 2026 Access Review - Sales &amp; Finance Apps" in dm.text
+    assert "1 access item to review by Tue 29 Sep, 09:00 PDT (in 28 days)" in dm.text
+
+    store = services.store
+    reviewers = {r["email"]: r for r in store.reviewers(SAMPLE_CAMPAIGN)}
+    assert reviewers["ana.lopez@example.com"]["pending_items"] == 1
+    assert reviewers["ana.lopez@example.com"]["total_items"] == 2
+    assert reviewers["ana.lopez@example.com"]["slack_status"] == "mapped"
+    # Ben is deactivated in Slack: never posted to, recorded as unmapped.
+    assert reviewers["ben.okafor@example.com"]["slack_status"] == "deleted"
+    # Omar decided everything: no message at all.
+    assert reviewers["omar.haddad@example.com"]["pending_items"] == 0
+    ledger = {(d["email"], d["status"]) for d in store.deliveries(SAMPLE_CAMPAIGN)}
+    assert ledger == {("ana.lopez@example.com", "sent"), ("ben.okafor@example.com", "unmapped")}
+    # The group review has no person behind it: reported, not crashed on.
+    [group] = store.unresolved_reviews(SAMPLE_CAMPAIGN)
+    assert (group["review_id"], group["reviewer_type"], group["group_name"]) == (
+        "icre4HJvPLFlWdE3d0g7",
+        "GROUP",
+        "Sales Ops Reviewers",
+    )
+    campaign = store.campaign_row(SAMPLE_CAMPAIGN)
+    assert campaign["status"] == "ACTIVE"
+    assert campaign["time_zone"] == "America/Los_Angeles"
+    assert campaign["end_at"] == "2026-09-29T16:00:00+00:00"
+    assert campaign["launched_at"] is not None
+    inbox = store.inbox_counts()
+    assert inbox == {"done": 1}
+
+
+def test_three_page_campaign_one_dm_per_reviewer(services, fake_okta, fake_slack):
+    campaign_id = fake_okta.generate_campaign(reviews=450, reviewers=100, group_reviews=3)
+    emails = [r["email"] for r in fake_okta.reviewers_of(campaign_id)]
+    fake_slack.generate_users(emails)
+
+    summary = launch_campaign(services, campaign_id)
+    services.outbox.drain()
+
+    assert summary.reviews == 450
+    assert summary.review_pages == math.ceil(450 / 200) == 3
+    assert len(fake_okta.review_page_requests()) == 3
+    assert fake_okta.count("/governance/api/v1/campaigns/") == 1
+    # The next links named the admin host; the token never went there.
+    assert fake_okta.admin_requests == []
+    assert summary.unresolved_reviews == 3
+    posted_to = [m.channel for m in fake_slack.messages]
+    assert len(posted_to) == len(set(posted_to)) == 100
+    # One users.list page for a workspace of 100, then one post per reviewer.
+    assert fake_slack.call_count("users.list") == 1
+    assert fake_slack.call_count("users.lookupByEmail") == 0
+    assert fake_slack.call_count("chat.postMessage") == 100
+
+
+def test_second_launch_event_for_the_same_campaign_sends_nothing(
+    client, worker, services, fake_okta, fake_slack
+):
+    campaign_id = fake_okta.generate_campaign(reviews=40, reviewers=10)
+    fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
+    post_hook(client, launch_envelope(campaign_id))
+    run_worker(worker)
+    assert len(fake_slack.messages) == 10
+    # Okta redelivers the launch under a new delivery and event id: still nothing new.
+    again = launch_envelope(campaign_id)
+    again["eventId"], again["data"]["events"][0]["uuid"] = "redelivery", "another-uuid"
+    post_hook(client, again)
+    run_worker(worker)
+    assert len(fake_slack.messages) == 10
+    assert services.store.delivery_counts(campaign_id) == {"sent": 10}
+
+
+def test_reviewer_without_slack_account_is_recorded_as_unmapped(services, fake_okta, fake_slack):
+    campaign_id = fake_okta.generate_campaign(reviews=6, reviewers=3)
+    emails = [r["email"] for r in fake_okta.reviewers_of(campaign_id)]
+    fake_slack.generate_users(emails[:2])  # the third has no Slack account
+
+    summary = launch_campaign(services, campaign_id)
+    services.outbox.drain()
+
+    assert len(fake_slack.messages) == 2
+    assert summary.unmapped == [f"{emails[2]} (no Slack account with this email)"]
+    rows = {d["email"]: d for d in services.store.deliveries(campaign_id)}
+    assert rows[emails[2]]["status"] == "unmapped"
+    assert rows[emails[2]]["error"] == "no Slack account with this email"
+    # Few unknown people: looked up one by one, no users.list sweep.
+    assert fake_slack.call_count("users.list") == 0
+    assert fake_slack.call_count("users.lookupByEmail") == 3
+
+
+def test_unmapped_reviewer_is_messaged_once_they_join_slack(services, fake_okta, fake_slack, clock):
+    campaign_id = fake_okta.generate_campaign(reviews=2, reviewers=1)
+    [email] = [r["email"] for r in fake_okta.reviewers_of(campaign_id)]
+    launch_campaign(services, campaign_id)
+    assert services.store.delivery_counts(campaign_id) == {"unmapped": 1}
+
+    fake_slack.generate_users([email])
+    clock.advance(hours=25)  # the "not found" answer is cached for 24 h
+    launch_campaign(services, campaign_id)
+    services.outbox.drain()
+    assert services.store.delivery_counts(campaign_id) == {"sent": 1}
+    assert len(fake_slack.messages) == 1
+
+
+def test_slack_429_then_success_sends_once(services, fake_okta, fake_slack, clock):
+    campaign_id = fake_okta.generate_campaign(reviews=2, reviewers=1)
+    fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
+    fake_slack.inject("chat.postMessage", SlackFault(status=429, retry_after=7))
+
+    launch_campaign(services, campaign_id)
+    result = services.outbox.drain()
+
+    assert result.sent == 1
+    assert len(fake_slack.messages) == 1
+    assert fake_slack.call_count("chat.postMessage") == 2
+    # The SDK's handler waited Retry-After on our (fake) clock: no real sleep.
+    assert any(7 <= s < 8 for s in clock.sleeps)
+
+
+def test_slack_ok_false_rate_limited_is_retried_later(services, fake_okta, fake_slack, clock):
+    campaign_id = fake_okta.generate_campaign(reviews=2, reviewers=1)
+    fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
+    fake_slack.inject("chat.postMessage", SlackFault(error="rate_limited"))
+
+    launch_campaign(services, campaign_id)
+    first = services.outbox.drain()
+    assert (first.sent, first.retrying) == (0, 1)
+    clock.advance(seconds=10)
+    second = services.outbox.drain()
+    assert second.sent == 1
+    assert len(fake_slack.messages) == 1
+
+
+def test_okta_429_waits_for_reset_then_succeeds(services, fake_okta, fake_slack, clock):
+    campaign_id = fake_okta.generate_campaign(reviews=300, reviewers=20)
+    fake_okta.inject("/governance/api/v1/reviews", OktaFault(status=429, reset_in=30))
+
+    summary = launch_campaign(services, campaign_id)
+
+    assert summary.reviews == 300
+    # The 429 cost one request; then exactly ceil(300/200) pages.
+    assert len(fake_okta.review_page_requests()) == 1 + 2
+    assert any(30 <= s <= 31.5 for s in clock.sleeps), clock.sleeps
+
+
+def test_okta_5xx_is_retried(services, fake_okta):
+    campaign_id = fake_okta.generate_campaign(reviews=10, reviewers=5)
+    fake_okta.inject(f"/governance/api/v1/campaigns/{campaign_id}", OktaFault(status=503))
+    assert launch_campaign(services, campaign_id).reviews == 10
+
+
+def test_crash_between_claim_and_send_does_not_duplicate(settings, fake_okta, fake_slack, clock):
+    from app.services import Services
+
+    campaign_id = fake_okta.generate_campaign(reviews=30, reviewers=10)
+    fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
+    crashed = Services.build(settings, clock=clock, sleep=clock.sleep)
+    launch_campaign(crashed, campaign_id)
+    # A worker claims a batch and dies before posting anything.
+    claimed = crashed.store.claim_deliveries(clock(), settings.worker.lease_seconds, 4)
+    assert len(claimed) == 4
+    crashed.close()
+
+    survivor = Services.build(settings, clock=clock, sleep=clock.sleep)
+    first = survivor.outbox.drain()
+    assert first.sent == 6  # the 4 leased messages wait for the lease to expire
+    clock.advance(seconds=settings.worker.lease_seconds + 1)
+    second = survivor.outbox.drain()
+    assert second.sent == 4
+    survivor.close()
+
+    posted_to = [m.channel for m in fake_slack.messages]
+    assert len(posted_to) == len(set(posted_to)) == 10
+
+
+def test_worker_crash_mid_event_is_picked_up_after_the_lease(
+    client, services, settings, fake_okta, fake_slack, clock
+):
+    campaign_id = fake_okta.generate_campaign(reviews=4, reviewers=2)
+    fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
+    post_hook(client, launch_envelope(campaign_id))
+    # The first worker claims the event, then dies.
+    assert len(services.store.claim_events(clock(), settings.worker.lease_seconds, 10)) == 1
+    worker = Worker(services)
+    run_worker(worker)
+    assert fake_slack.messages == []
+    clock.advance(seconds=settings.worker.lease_seconds + 1)
+    run_worker(worker)
+    assert len(fake_slack.messages) == 2
+
+
+def test_campaign_named_like_a_mention_pings_nobody(services, fake_okta, fake_slack):
+    campaign_id = fake_okta.generate_campaign(name="<!channel> & <b>", reviews=1, reviewers=1)
+    fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
+    launch_campaign(services, campaign_id)
+    services.outbox.drain()
+
+    [dm] = fake_slack.messages
+    assert "&lt;!channel&gt; &amp; &lt;b&gt;" in dm.text
+    assert "<!channel>" not in dm.text
+    for block in dm.blocks:
+        text = block.get("text", {})
+        if text.get("type") == "mrkdwn":
+            assert "<" not in text["text"]
+            assert ">" not in text["text"]
+        if text.get("type") == "plain_text":  # plain_text is never parsed for mentions
+            assert text["text"] == "Access review: <!channel> & <b>"
+
+
+def test_unknown_campaign_fails_the_event_without_retrying(client, worker, services, fake_okta):
+    post_hook(client, launch_envelope("iciDoesNotExist000000"))
+    run_worker(worker)
+    [row] = services.store.db.query("SELECT status, attempts, last_error FROM inbox")
+    assert row["status"] == "failed"
+    assert row["attempts"] == 1
+    assert "E0000007" in row["last_error"]
+
+
+def test_okta_outage_retries_the_event_later(client, worker, services, fake_okta, clock):
+    campaign_id = fake_okta.generate_campaign(reviews=2, reviewers=1)
+    fake_okta.inject("/governance/api/v1/campaigns", *[OktaFault(status=500)] * 5)
+    post_hook(client, launch_envelope(campaign_id))
+    run_worker(worker)
+    [row] = services.store.db.query("SELECT status, last_error FROM inbox")
+    assert row["status"] == "pending"
+    assert "500" in row["last_error"]
+    clock.advance(minutes=5)
+    run_worker(worker)
+    assert services.store.inbox_counts() == {"done": 1}
+
+
+def test_unknown_event_types_are_marked_ignored(client, worker, services, fake_okta):
+    body = sample("event-launch.json")
+    body["data"]["events"][0]["eventType"] = "user.session.start"
+    post_hook(client, body)
+    run_worker(worker)
+    assert services.store.inbox_counts() == {"ignored": 1}
+    assert fake_okta.requests == []
