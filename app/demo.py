@@ -122,7 +122,11 @@ def run_demo(port: int = 8080, out=sys.stdout) -> int:
 
     with FakeOkta() as okta:
         zone = ZoneInfo(DEMO_ZONE)
-        start = datetime.now(zone).replace(microsecond=0) - timedelta(minutes=5)
+        # Started at 09:00 today (or yesterday, before 09:00), like a scheduled campaign.
+        now = datetime.now(zone)
+        start = now.replace(hour=9, minute=0, second=0, microsecond=0)
+        if start > now:
+            start -= timedelta(days=1)
         name = "Q4 2026 Access Review - Engineering & Finance Apps"
         campaign_id = okta.generate_campaign(
             name=name,

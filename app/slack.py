@@ -155,7 +155,7 @@ class RateGate:
         while True:
             with self._lock:
                 remaining = self._until.get(method, 0.0) - self._clock()
-            if remaining <= 0:
+            if remaining <= 0.001:  # below clock resolution: done (and no busy loop)
                 return
             self._sleep(remaining)
 

@@ -49,7 +49,17 @@ def gunicorn_command(host: str, port: int, workers: int, *, access_log: bool = T
     ]
     if access_log:
         command += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+    if _gunicorn_has_setting("control_socket_disable"):
+        # Newer gunicorn opens a control socket in $HOME; we never use it, and two
+        # instances on one machine (tests, demo beside a real service) would share it.
+        command.append("--no-control-socket")
     return [*command, "app.web:wsgi_app()"]
+
+
+def _gunicorn_has_setting(name: str) -> bool:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(setting.name == name for setting in KNOWN_SETTINGS)
 
 
 def worker_command(config_path: str | None) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += timedelta(seconds=max(seconds, 0))
+        # Round up to the microsecond: datetime cannot move by less.
+        self.now += timedelta(microseconds=math.ceil(max(seconds, 0) * 1_000_000))
 
     def epoch(self) -> float:
         return self.now.timestamp()
