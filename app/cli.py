@@ -47,12 +47,11 @@ def _exit_on_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from app.okta import OktaError
-        from app.okta_oauth import OAuthError
         from app.slack import SlackError
 
         try:
             return fn(*args, **kwargs)
-        except (OktaError, SlackError, OAuthError) as exc:
+        except (OktaError, SlackError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapper

@@ -18,14 +18,16 @@ from pathlib import Path
 import httpx
 import jwt
 
+from app.okta import OktaAuthError
+
 __all__ = ["SCOPES", "OAuthError", "PrivateKeyJWTAuth"]
 
 SCOPES = "okta.governance.accessCertifications.read"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-class OAuthError(Exception):
-    pass
+class OAuthError(OktaAuthError):
+    """The token endpoint refused us: like a 401 from the API, nothing works until fixed."""
 
 
 class PrivateKeyJWTAuth(httpx.Auth):

@@ -272,3 +272,26 @@ def test_unknown_event_types_are_marked_ignored(client, worker, services, fake_o
     run_worker(worker)
     assert services.store.inbox_counts() == {"ignored": 1}
     assert fake_okta.requests == []
+
+
+def test_dry_run_prints_each_message_and_sends_nothing(tmp_path, fake_okta, fake_slack, clock):
+    import io
+
+    from app.services import Services
+    from tests.helpers import make_settings
+
+    settings = make_settings(tmp_path, fake_okta, fake_slack, slack={"dry_run": True})
+    out = io.StringIO()
+    services = Services.build(settings, clock=clock, sleep=clock.sleep, out=out)
+    campaign_id = fake_okta.generate_campaign(name="Q4 & <friends>", reviews=5, reviewers=2)
+    launch_campaign(services, campaign_id)
+    result = services.outbox.drain()
+    services.close()
+
+    assert result.sent == 2
+    assert fake_slack.call_count() == 0
+    printed = out.getvalue()
+    for reviewer in fake_okta.reviewers_of(campaign_id):
+        assert f"── Slack DM to {reviewer['email']} (dry run)" in printed
+    assert "   Access review: Q4 & <friends>" in printed
+    assert "[Start reviewing] " in printed

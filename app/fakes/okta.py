@@ -20,6 +20,7 @@ import itertools
 import json
 import random
 import re
+import secrets
 import string
 import time
 from collections.abc import Callable
@@ -27,8 +28,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 from zoneinfo import ZoneInfo
+
+import jwt
 
 from app.fakes.httpserver import FakeHTTPServer, Request, Response
 
@@ -152,6 +155,8 @@ class FakeOkta(FakeHTTPServer):
         self._keys: dict[str, tuple[str, int, str]] = {}
         self._seq = itertools.count()
         self._faults: list[tuple[str, Fault]] = []
+        self._oauth_clients: dict[str, str] = {}  # client id -> public key (PEM)
+        self.token_requests = 0
         self._window_end = 0.0
         self._window_used = 0
 
@@ -407,10 +412,58 @@ class FakeOkta(FakeHTTPServer):
         body = fault.body if fault.body is not None else _default_error(fault.status)
         return _json(fault.status, body, headers)
 
+    def register_oauth_client(self, client_id: str, public_key_pem: str) -> None:
+        """An API service app whose private_key_jwt assertions this org accepts."""
+        with self.lock:
+            self._oauth_clients[client_id] = public_key_pem
+
+    def revoke_bearer_tokens(self) -> None:
+        with self.lock:
+            self.bearer_tokens.clear()
+
+    def _token(self, request: Request) -> Response:
+        """``POST /oauth2/v1/token``: client credentials with a private_key_jwt assertion."""
+        self.token_requests += 1
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        client_id = form.get("client_id") or ""
+        assertion = form.get("client_assertion", "")
+        try:
+            client_id = (
+                client_id or jwt.decode(assertion, options={"verify_signature": False})["iss"]
+            )
+            jwt.decode(
+                assertion,
+                self._oauth_clients[client_id],
+                algorithms=["RS256", "ES256"],
+                audience=f"{self.url}/oauth2/v1/token",
+                issuer=client_id,
+                options={"require": ["exp", "iat", "jti", "sub"]},
+            )
+        except (KeyError, jwt.PyJWTError) as exc:
+            return _json(401, {"error": "invalid_client", "error_description": str(exc)[:200]})
+        if form.get("grant_type") != "client_credentials" or (
+            form.get("client_assertion_type")
+            != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
+            return _json(400, {"error": "unsupported_grant_type"})
+        token = f"fake-access-{secrets.token_hex(8)}"
+        self.bearer_tokens.add(token)
+        return _json(
+            200,
+            {
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "access_token": token,
+                "scope": form.get("scope", ""),
+            },
+        )
+
     def _answer(self, request: Request) -> Response:
         limit = self.rate_limit_per_minute
         if limit is not None and self._window_used > limit:
             return _json(429, ERROR_429)
+        if request.path == "/oauth2/v1/token" and request.method == "POST":
+            return self._token(request)
         if not self._authorized(request.headers.get("authorization", "")):
             return _json(401, _error("E0000011", "Invalid token provided"))
         path = request.path.rstrip("/")
