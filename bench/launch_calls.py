@@ -29,9 +29,9 @@ def run() -> list[tuple[str, str, str]]:
         slack.add_user("U0DEACTIVATED", emails[-5], deleted=True)  # ...then 1 deactivated
         del ids
         reachable = len(emails) - 5
-        with serve(okta.url, okta.api_token, slack.url, slack.token) as (base, _db):
+        with serve(okta, slack) as served:
             started = time.monotonic()
-            assert post_hook(base, launch_body(campaign_id)) == 204
+            assert post_hook(served.base, launch_body(campaign_id)).status_code == 204
             wait_for(lambda: len(slack.messages) >= reachable)
             elapsed = time.monotonic() - started
             time.sleep(1.0)  # anything extra would show up now
@@ -39,7 +39,7 @@ def run() -> list[tuple[str, str, str]]:
             calls = slack.call_count()
             # The same launch delivered again under new ids: nothing more may be sent
             # (the campaign is re-read, which refreshes the reviewer table).
-            assert post_hook(base, launch_body(campaign_id, 1)) == 204
+            assert post_hook(served.base, launch_body(campaign_id, 1)).status_code == 204
             time.sleep(2.0)
         posted = [m.channel for m in slack.messages]
         return [

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,28 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.harness import free_port, post_hook, serve, service_env, wait_for
 from tests.helpers import HOOK_SECRET, sample
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from /proc"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -63,79 +46,42 @@ def alive(pid: int) -> bool:
     return stat is not None and stat[0] != "Z"  # a zombie is dead for our purposes
 
 
-@pytest.fixture
-def serve_env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKTA_", "SLACK_"))}
-    config = tmp_path / "config.yaml"
-    config.write_text("server:\n  web_workers: 2\nworker:\n  poll_seconds: 0.2\n")
-    env.update(
-        CERTNOTIFY_CONFIG=str(config),
-        CERTNOTIFY_DB=str(tmp_path / "serve.db"),
-        OKTA_ORG_URL=fake_okta.url,
-        OKTA_API_TOKEN=fake_okta.api_token,
-        OKTA_HOOK_SECRET=HOOK_SECRET,
-        SLACK_BOT_TOKEN=fake_slack.token,
-        SLACK_API_URL=fake_slack.url,
-    )
-    return env
-
-
-def test_serve_acks_a_launch_sends_dms_and_stops_on_sigterm(serve_env, fake_okta, fake_slack):
+def test_serve_acks_a_launch_sends_dms_and_stops_on_sigterm(tmp_path, fake_okta, fake_slack):
     campaign_id = fake_okta.generate_campaign(reviews=220, reviewers=12, start=datetime.now(UTC))
     fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=serve_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(lambda: _healthy(base))
+    log = (tmp_path / "serve.log").open("wb")
+    with serve(fake_okta, fake_slack, config="worker:\n  poll_seconds: 0.2\n",
+               output=log, workdir=tmp_path) as served:  # fmt: skip
         body = sample("event-launch.json")
         body["data"]["events"][0]["debugContext"]["debugData"]["campaignId"] = campaign_id
         started = time.monotonic()
-        response = httpx.post(
-            f"{base}/hooks/okta",
-            content=json.dumps(body),
-            headers={"Authorization": HOOK_SECRET, "Content-Type": "application/json"},
-        )
+        response = post_hook(served.base, json.dumps(body).encode())
         ack_seconds = time.monotonic() - started
         assert response.status_code == 204
         assert ack_seconds < 1.0
         wait_for(lambda: len(fake_slack.messages) == 12)
-        health = httpx.get(f"{base}/healthz").json()
+        health = httpx.get(f"{served.base}/healthz").json()
         assert health["status"] == "ok"
         assert health["worker"]["last_heartbeat_seconds_ago"] < 5
 
-        children = children_of(proc.pid)
+        children = children_of(served.process.pid)
         assert len(children) == 2  # gunicorn master + worker
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
+        served.process.send_signal(signal.SIGTERM)
+        served.process.wait(timeout=10)
         wait_for(lambda: not any(alive(pid) for pid in children), timeout=2)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        output = proc.communicate(timeout=5)[0].decode()
+    output = (tmp_path / "serve.log").read_text()
     assert HOOK_SECRET not in output
     assert fake_slack.token not in output
     posted_to = [m.channel for m in fake_slack.messages]
     assert len(set(posted_to)) == 12
 
 
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def test_serve_refuses_to_start_without_a_hook_secret(serve_env):
-    del serve_env["OKTA_HOOK_SECRET"]
+def test_serve_refuses_to_start_without_a_hook_secret(tmp_path, fake_okta, fake_slack):
+    env = service_env(fake_okta, fake_slack, tmp_path)
+    del env["OKTA_HOOK_SECRET"]
     result = subprocess.run(
         [sys.executable, "-m", "app", "serve", "--port", str(free_port())],
-        env=serve_env,
+        env=env,
         capture_output=True,
         text=True,
         timeout=30,

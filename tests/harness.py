@@ -1,0 +1,108 @@
+"""Run the real service as processes against local fakes (tests/test_serve.py and bench/)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.helpers import HOOK_SECRET
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError("condition not met in time")
+
+
+def service_env(okta, slack, workdir: Path, config: str = "") -> dict[str, str]:
+    """The environment of a real deployment, pointed at the fakes."""
+    (workdir / "config.yaml").write_text(config)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKTA_", "SLACK_"))}
+    env.update(
+        CERTNOTIFY_CONFIG=str(workdir / "config.yaml"),
+        CERTNOTIFY_DB=str(workdir / "certnotify.db"),
+        OKTA_ORG_URL=okta.url,
+        OKTA_API_TOKEN=okta.api_token,
+        OKTA_HOOK_SECRET=HOOK_SECRET,
+        SLACK_BOT_TOKEN=slack.token,
+        SLACK_API_URL=slack.url,
+    )
+    return env
+
+
+@dataclass
+class Served:
+    base: str
+    db: Path
+    process: subprocess.Popen
+
+
+def healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def serve(
+    okta,
+    slack,
+    *,
+    config: str = "",
+    args: tuple[str, ...] = (),
+    output=subprocess.DEVNULL,
+    workdir: Path | None = None,
+) -> Iterator[Served]:
+    """`certnotify serve` as a real process group on a free port; stopped on exit."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="certnotify-serve-"))
+    env = service_env(okta, slack, workdir, config)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "--log-level", "WARNING", "serve",
+         "--host", "127.0.0.1", "--port", str(port), *args],
+        env=env, stdout=output, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    served = Served(f"http://127.0.0.1:{port}", workdir / "certnotify.db", process)
+    try:
+        wait_for(lambda: healthy(served.base) or process.poll() is not None)
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited with code {process.returncode}")
+        yield served
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def post_hook(base: str, body: bytes, secret: str = HOOK_SECRET) -> httpx.Response:
+    return httpx.post(
+        f"{base}/hooks/okta",
+        content=body,
+        headers={"Authorization": secret, "Content-Type": "application/json"},
+        timeout=10,
+    )
