@@ -102,18 +102,54 @@ def serve(obj: Context, host: str | None, port: int | None, no_worker: bool) -> 
 @click.pass_obj
 def worker(obj: Context) -> None:
     """Process hook events, send messages, run the daily reminders. One per deployment."""
+    import faulthandler
+
+    from app.services import Services
     from app.worker import AnotherWorkerRunning, Worker
 
     services = obj.services("okta", "slack")
+    # `kill -USR1 <pid>` prints every thread's stack: how to see what a stuck worker does.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        Worker(services).run(stop)
+        Worker(services, services_factory=lambda: Services.build(services.settings)).run(stop)
     except AnotherWorkerRunning as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         services.close()
+
+
+@cli.command()
+@click.option(
+    "--date",
+    "for_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Run as if today were DATE (YYYY-MM-DD) in each campaign's time zone.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; record nothing.")
+@click.pass_obj
+@_exit_on_error
+def remind(obj: Context, for_date, dry_run: bool) -> None:
+    """One reminder pass now (the daily job runs the same code)."""
+    from app.reminders import run_reminder_pass
+
+    services = obj.services("okta", "slack")
+    try:
+        result = run_reminder_pass(
+            services, today=for_date.date() if for_date else None, dry_run=dry_run
+        )
+    finally:
+        services.close()
+    click.echo(result.line(dry_run))
+    for campaign_id in result.retired:
+        click.echo(f"  retired: {campaign_id}")
+    for error in result.errors:
+        click.echo(f"  error: {error}")
+    if result.auth_error:
+        raise click.ClickException(result.auth_error)
 
 
 @cli.command()

@@ -66,8 +66,10 @@ class SlackDirectory:
         self.max_age = timedelta(hours=max_age_hours)
         self.sweep_min_unknown = sweep_min_unknown
 
-    def resolve(self, emails: Iterable[str]) -> dict[str, Resolution]:
-        """Lower-cased email -> Resolution, for every email given."""
+    def resolve(self, emails: Iterable[str], *, persist: bool = True) -> dict[str, Resolution]:
+        """Lower-cased email -> Resolution, for every email given.
+
+        ``persist=False`` (dry runs) asks Slack as needed but writes nothing."""
         wanted = {e.strip().lower() for e in emails if e and e.strip()}
         if isinstance(self.slack, DryRunSlack):
             return {e: Resolution(DryRunSlack.PREFIX + e, "mapped") for e in wanted}
@@ -75,10 +77,10 @@ class SlackDirectory:
         known = self.store.cached_slack_users(wanted, now - self.max_age)
         unknown = wanted - known.keys()
         if unknown and self._should_sweep(len(unknown)):
-            known.update(self._sweep(unknown))
+            known.update(self._sweep(unknown, persist))
             unknown = wanted - known.keys()
         if unknown:
-            known.update(self._lookup(unknown))
+            known.update(self._lookup(unknown, persist))
         return {e: _resolution(*known[e]) for e in wanted}
 
     def _should_sweep(self, unknown: int) -> bool:
@@ -88,7 +90,7 @@ class SlackDirectory:
         pages = math.ceil(size / USERS_PER_PAGE)
         return pages * TIER_COST_RATIO <= unknown
 
-    def _sweep(self, unknown: set[str]) -> dict[str, tuple[str | None, str]]:
+    def _sweep(self, unknown: set[str], persist: bool) -> dict[str, tuple[str | None, str]]:
         entries: dict[str, tuple[str | None, str]] = {}
         members = 0
         for member in self.slack.members():
@@ -100,15 +102,19 @@ class SlackDirectory:
             if current is None or current[1] != "active":
                 entries[member.email] = (member.id, member.state)
         now = self.clock()
-        self.store.save_slack_users(((e, uid, st) for e, (uid, st) in entries.items()), now)
-        self.store.set_state("slack_directory_size", members, now)
+        if persist:
+            self.store.save_slack_users(((e, uid, st) for e, (uid, st) in entries.items()), now)
+            self.store.set_state("slack_directory_size", members, now)
         log.info("slack users.list sweep: %d members, %d with email", members, len(entries))
         return {e: entries[e] for e in unknown if e in entries}
 
-    def _lookup(self, unknown: set[str]) -> dict[str, tuple[str | None, str]]:
+    def _lookup(self, unknown: set[str], persist: bool) -> dict[str, tuple[str | None, str]]:
         found: dict[str, tuple[str | None, str]] = {}
         for email in sorted(unknown):
             member = self.slack.lookup_email(email)
             found[email] = (member.id, member.state) if member else (None, "not_found")
-        self.store.save_slack_users(((e, uid, st) for e, (uid, st) in found.items()), self.clock())
+        if persist:
+            self.store.save_slack_users(
+                ((e, uid, st) for e, (uid, st) in found.items()), self.clock()
+            )
         return found

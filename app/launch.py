@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from app.messages import launch_message
 from app.models import Campaign, ReviewerTally
-from app.planning import PlanResult, Recipient, message_context, plan_messages
+from app.planning import Plan, Recipient, message_context, plan_messages
 from app.store import DeliveryScope
 
 __all__ = ["LaunchSummary", "RetryLater", "launch_campaign"]
@@ -96,7 +96,7 @@ def launch_campaign(services, campaign_id: str) -> LaunchSummary:
     summary.pending_reviewers = len(recipients)
 
     ctx = message_context(services.settings, campaign, now)
-    plan: PlanResult = plan_messages(
+    plan: Plan = plan_messages(
         services,
         campaign,
         recipients,
@@ -105,7 +105,7 @@ def launch_campaign(services, campaign_id: str) -> LaunchSummary:
         render=lambda r: launch_message(ctx, r.count),
         now=now,
     )
-    summary.queued = plan.queued
+    summary.queued = len(plan.queued)
     summary.unmapped = plan.unmapped
     summary.scopes = plan.scopes
     log.info("launch: %s", summary.line())

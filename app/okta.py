@@ -176,6 +176,9 @@ class OktaClient:
         self._sleep = sleep
         self._clock = clock
         self._not_before = 0.0  # set when Okta says the window is used up
+        # Once Okta rejects "campaignId eq … AND decision eq …", filter decisions here
+        # for the rest of this client's life instead of paying a 400 per campaign.
+        self.combined_filter_ok = True
         self.requests_sent = 0
 
     def close(self) -> None:
@@ -202,12 +205,16 @@ class OktaClient:
         _require_id(campaign_id, "campaign id")
         if decision is not None and not re.fullmatch(r"[A-Z_]{1,40}", decision):
             raise ValueError("decision must be an upper-case Okta enum value")
+        if decision is not None and not self.combined_filter_ok:
+            yield from self._pages(campaign_filter(campaign_id), decision)
+            return
         try:
             yield from self._pages(campaign_filter(campaign_id, decision), None)
         except OktaFilterRejected:
             if decision is None:
                 raise
             log.info("okta rejected the combined reviews filter; filtering decisions locally")
+            self.combined_filter_ok = False
             yield from self._pages(campaign_filter(campaign_id), decision)
 
     def _pages(self, filter_expr: str, local_decision: str | None) -> Iterator[list[dict]]:

@@ -10,6 +10,7 @@ for a message that was in flight. Losing a message would be worse.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -152,17 +153,26 @@ class Outbox:
         *,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 3600.0,
+        stop: threading.Event | None = None,
     ) -> DrainResult:
-        """Drain ``scopes`` until each of their messages is sent or has failed for good."""
+        """Drain ``scopes`` until each of their messages is sent or has failed for good.
+
+        Rows another process is sending count as unsettled until it marks them, so
+        this polls at least once a second. ``stop`` (worker shutdown) ends the wait
+        early; whatever is left is sent later by whoever runs next.
+        """
         total = DrainResult()
         deadline = time.monotonic() + timeout
         while True:
             total.add(self.drain(scopes))
             if total.auth_error or not self.store.unsettled(scopes):
                 return total
+            if stop is not None and stop.is_set():
+                total.errors.append("stopped before every message was settled")
+                return total
             due = self.store.next_due_delivery(scopes)
             wait = 1.0 if due is None else due - self.clock().timestamp()
             if time.monotonic() + max(wait, 0) > deadline:
                 total.errors.append("timed out waiting for deliveries to settle")
                 return total
-            sleep(min(max(wait, 0.05), 30.0))
+            sleep(min(max(wait, 0.05), 1.0))

@@ -1,8 +1,13 @@
 """Turning "these people should hear about this campaign" into ledger rows.
 
-Shared by launch, reminders and reassignment: resolve the people in Slack,
-record the mapping on the reviewer table, render each message, and plan one
-ledger row per person. Planning never sends; the outbox does.
+Shared by launch, reminders and reassignment, in three steps so a dry run can
+stop before writing anything:
+
+1. ``resolve``: who is who in Slack;
+2. ``prepare``: render one message per person into ``PlannedDelivery`` rows;
+3. ``commit``: record the Slack mapping and the rows (the ledger keeps each key once).
+
+Planning never sends; the outbox does.
 """
 
 from __future__ import annotations
@@ -12,12 +17,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.config import Settings
+from app.directory import Resolution
 from app.messages import Message, MessageContext
 from app.models import Campaign, Person
 from app.store import DeliveryScope, PlannedDelivery
 from app.timeutil import zone
 
-__all__ = ["PlanResult", "Recipient", "message_context", "plan_messages"]
+__all__ = [
+    "Plan",
+    "Recipient",
+    "commit",
+    "message_context",
+    "plan_messages",
+    "prepare",
+    "resolve",
+]
 
 
 def message_context(settings: Settings, campaign: Campaign, now: datetime) -> MessageContext:
@@ -36,14 +50,70 @@ def message_context(settings: Settings, campaign: Campaign, now: datetime) -> Me
 class Recipient:
     person: Person
     count: int  # the number the message quotes (pending items, reassigned items)
+    skip_reason: str = ""  # record, but do not send
 
 
 @dataclass
-class PlanResult:
-    queued: int = 0
-    mapped: int = 0
+class Plan:
+    campaign_id: str
+    rows: list[PlannedDelivery] = field(default_factory=list)
+    mapping: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)  # "email (reason)"
+    queued: list[str] = field(default_factory=list)  # recipients whose rows became pending
     scopes: list[DeliveryScope] = field(default_factory=list)
+
+    def extend(self, other: Plan) -> None:
+        self.rows += other.rows
+        self.mapping.update(other.mapping)
+        self.unmapped += other.unmapped
+        self.scopes += [s for s in other.scopes if s not in self.scopes]
+
+
+def resolve(services, people: Iterable[Person], *, persist: bool = True) -> dict[str, Resolution]:
+    return services.directory.resolve((p.email for p in people if p.email), persist=persist)
+
+
+def prepare(
+    campaign: Campaign,
+    recipients: Iterable[Recipient],
+    resolutions: dict[str, Resolution],
+    *,
+    kind: str,
+    milestone: str,
+    render: Callable[[Recipient], Message],
+) -> Plan:
+    plan = Plan(campaign.id, scopes=[DeliveryScope(campaign.id, kind, milestone)])
+    for recipient in recipients:
+        person = recipient.person
+        resolution = resolutions.get(person.email.lower()) if person.email else None
+        user_id = resolution.user_id if resolution else None
+        status = resolution.status if resolution else "not_found"
+        reason = resolution.reason if resolution else "no email address in Okta"
+        plan.mapping[person.key] = (user_id, status)
+        if not user_id and not recipient.skip_reason:
+            plan.unmapped.append(f"{person.email or person.okta_id} ({reason})")
+        message = render(recipient)
+        plan.rows.append(
+            PlannedDelivery(
+                campaign_id=campaign.id,
+                recipient=person.key,
+                kind=kind,
+                milestone=milestone,
+                email=person.email,
+                slack_user_id=user_id,
+                text=message.text,
+                blocks=message.blocks,
+                unmapped_reason="" if user_id else reason,
+                skip_reason=recipient.skip_reason,
+            )
+        )
+    return plan
+
+
+def commit(services, plan: Plan, now: datetime) -> Plan:
+    services.store.set_reviewer_slack(plan.campaign_id, plan.mapping)
+    plan.queued = services.store.plan_deliveries(plan.rows, now)
+    return plan
 
 
 def plan_messages(
@@ -55,37 +125,8 @@ def plan_messages(
     milestone: str,
     render: Callable[[Recipient], Message],
     now: datetime,
-) -> PlanResult:
+) -> Plan:
     recipients = list(recipients)
-    resolutions = services.directory.resolve(r.person.email for r in recipients if r.person.email)
-    result = PlanResult(scopes=[DeliveryScope(campaign.id, kind, milestone)])
-    planned: list[PlannedDelivery] = []
-    mapping: dict[str, tuple[str | None, str]] = {}
-    for recipient in recipients:
-        person = recipient.person
-        resolution = resolutions.get(person.email.lower()) if person.email else None
-        user_id = resolution.user_id if resolution else None
-        status = resolution.status if resolution else "not_found"
-        reason = resolution.reason if resolution else "no email address in Okta"
-        mapping[person.key] = (user_id, status)
-        if user_id:
-            result.mapped += 1
-        else:
-            result.unmapped.append(f"{person.email or person.okta_id} ({reason})")
-        message = render(recipient)
-        planned.append(
-            PlannedDelivery(
-                campaign_id=campaign.id,
-                recipient=person.key,
-                kind=kind,
-                milestone=milestone,
-                email=person.email,
-                slack_user_id=user_id,
-                text=message.text,
-                blocks=message.blocks,
-                unmapped_reason="" if user_id else reason,
-            )
-        )
-    services.store.set_reviewer_slack(campaign.id, mapping)
-    result.queued = services.store.plan_deliveries(planned, now)
-    return result
+    resolutions = resolve(services, (r.person for r in recipients))
+    plan = prepare(campaign, recipients, resolutions, kind=kind, milestone=milestone, render=render)
+    return commit(services, plan, now)

@@ -129,3 +129,22 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="email",
     )
     db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+
+
+@migrations()
+def m002_reminder_runs(db: sqlite_utils.Database) -> None:
+    """One row per reminder pass: the audit trail of who ran what, and when."""
+    db["reminder_runs"].create(
+        {
+            "id": int,
+            "trigger": str,  # schedule | startup | command
+            "for_date": str,  # the --date given, else null (each campaign's own today)
+            "dry_run": int,
+            "pid": int,
+            "started_at": str,
+            "finished_at": str,
+            "summary": str,  # JSON: sent, unmapped, failed, skipped, retired, errors
+        },
+        pk="id",
+        not_null={"trigger", "started_at"},
+    )

@@ -47,11 +47,24 @@ def collect_status(store: Store, now: datetime) -> dict[str, Any]:
             "unmapped": deliveries.get("unmapped", 0),
         },
         "hooks": store.hook_totals(),
-        "last_reminder_run": store.state("last_reminder_run"),
+        "last_reminder_run": _last_run(store),
         "worker_heartbeat_seconds_ago": heartbeat_age,
         "slack_auth_error": store.state("slack_auth_error"),
         "okta_auth_error": store.state("okta_auth_error"),
         "campaigns": campaigns,
+    }
+
+
+def _last_run(store: Store) -> dict[str, Any] | None:
+    run = store.last_reminder_run()
+    if run is None:
+        return None
+    return {
+        "started_at": run["started_at"],
+        "finished_at": run["finished_at"],
+        "trigger": run["trigger"],
+        "for_date": run["for_date"],
+        **(run["summary"] or {}),
     }
 
 
@@ -66,7 +79,7 @@ def format_status(report: dict[str, Any]) -> str:
         ),
         f"inbox pending: {report['inbox_pending']}   outbox pending: {report['outbox_pending']}",
         f"deliveries: sent {d['sent']}, failed {d['failed']}, unmapped {d['unmapped']}",
-        f"last reminder run: {report['last_reminder_run'] or 'never'}",
+        "last reminder run: " + _format_run(report["last_reminder_run"]),
         "worker heartbeat: " + (f"{beat:.0f} s ago" if beat is not None else "never"),
     ]
     for key in ("slack_auth_error", "okta_auth_error"):
@@ -77,3 +90,16 @@ def format_status(report: dict[str, Any]) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(c["deliveries"].items())) or "no messages"
         lines.append(f"  {c['id']}  {state:<9} {c['name']}  ({c['reviewers']} reviewers; {counts})")
     return "\n".join(lines)
+
+
+def _format_run(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "never"
+    if run.get("finished_at") is None:
+        return f"started {run['started_at']} ({run['trigger']}), still running or interrupted"
+    dated = f" for {run['for_date']}" if run.get("for_date") else ""
+    return (
+        f"{run['finished_at']} ({run['trigger']}{dated}): sent {run.get('sent', 0)}, "
+        f"unmapped {run.get('unmapped', 0)}, failed {run.get('failed', 0)}, "
+        f"retired {len(run.get('retired') or [])}"
+    )

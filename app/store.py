@@ -70,6 +70,13 @@ class PlannedDelivery:
     text: str
     blocks: list[dict[str, Any]]
     unmapped_reason: str = ""
+    skip_reason: str = ""  # recorded as "skipped": decided not to send, kept for audit
+
+    @property
+    def status(self) -> str:
+        if self.skip_reason:
+            return "skipped"
+        return "pending" if self.slack_user_id else "unmapped"
 
 
 @dataclass(frozen=True)
@@ -354,6 +361,63 @@ class Store:
                 replace=True,
             )
 
+    def refresh_pending(
+        self,
+        campaign_id: str,
+        counts: Iterable[ReviewerCount],
+        unresolved: Iterable[UnresolvedReview],
+        now: datetime,
+    ) -> None:
+        """Pending counts from a complete read of a campaign's UNREVIEWED reviews.
+
+        Everyone not in the read has 0 pending; people new to the campaign (second-level
+        reviewers, reassignments we missed) join the table.
+        """
+        stamp = iso(now)
+        with self.write() as db:
+            db.execute(
+                "UPDATE reviewers SET pending_items = 0, updated_at = ? WHERE campaign_id = ?",
+                [stamp, campaign_id],
+            )
+            db.conn.executemany(
+                "INSERT INTO reviewers (campaign_id, recipient, okta_user_id, email, name,"
+                " total_items, pending_items, source, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'reminder', ?)"
+                " ON CONFLICT (campaign_id, recipient) DO UPDATE SET"
+                "  pending_items = excluded.pending_items, email = excluded.email,"
+                "  name = excluded.name, updated_at = excluded.updated_at,"
+                "  total_items = max(coalesce(total_items, 0), excluded.pending_items)",
+                [
+                    (
+                        campaign_id,
+                        c.person.key,
+                        c.person.okta_id,
+                        c.person.email,
+                        c.person.display_name,
+                        c.pending,
+                        c.pending,
+                        stamp,
+                    )
+                    for c in counts
+                ],
+            )
+            db.execute("DELETE FROM unresolved_reviews WHERE campaign_id = ?", [campaign_id])
+            db["unresolved_reviews"].insert_all(
+                (
+                    {
+                        "campaign_id": campaign_id,
+                        "review_id": u.review_id,
+                        "reviewer_type": u.reviewer_type,
+                        "group_id": u.group_id,
+                        "group_name": u.group_name,
+                        "seen_at": stamp,
+                    }
+                    for u in unresolved
+                ),
+                pk=("campaign_id", "review_id"),
+                replace=True,
+            )
+
     def set_reviewer_slack(
         self, campaign_id: str, mapping: dict[str, tuple[str | None, str]]
     ) -> None:
@@ -403,15 +467,15 @@ class Store:
             )
 
     # -- delivery ledger / outbox -----------------------------------------------------
-    def plan_deliveries(self, planned: Iterable[PlannedDelivery], now: datetime) -> int:
+    def plan_deliveries(self, planned: Iterable[PlannedDelivery], now: datetime) -> list[str]:
         """Record messages to send. A key already in the ledger is left alone, except
         an ``unmapped`` row, which is revived when the person can now be reached.
-        Returns how many rows became pending."""
+        Returns the recipients whose rows became pending."""
         stamp = iso(now)
-        queued = 0
+        queued: list[str] = []
         with self.write() as db:
             for p in planned:
-                status = "pending" if p.slack_user_id else "unmapped"
+                status = p.status
                 cursor = db.execute(
                     "INSERT INTO deliveries (campaign_id, recipient, kind, milestone, email,"
                     " slack_user_id, status, text, blocks, error, attempts, created_at, updated_at)"
@@ -431,13 +495,13 @@ class Store:
                         status,
                         p.text,
                         json.dumps(p.blocks),
-                        p.unmapped_reason,
+                        p.skip_reason or p.unmapped_reason,
                         stamp,
                         stamp,
                     ],
                 )
                 if cursor.rowcount and status == "pending":
-                    queued += 1
+                    queued.append(p.recipient)
         return queued
 
     def ledger_keys(self, campaign_id: str, kind: str) -> dict[str, set[str]]:
@@ -450,6 +514,67 @@ class Store:
         for r in rows:
             keys.setdefault(r["recipient"], set()).add(r["milestone"])
         return keys
+
+    def first_told(self, campaign_id: str) -> dict[str, datetime]:
+        """recipient -> when they were first told about the campaign (launch or
+        reassignment message sent, or queued and about to be)."""
+        rows = self._rows(
+            "SELECT recipient, min(coalesce(sent_at, created_at)) AS at FROM deliveries"
+            " WHERE campaign_id = ? AND kind IN ('launch', 'reassign')"
+            " AND status IN ('sent', 'pending', 'sending') GROUP BY recipient",
+            [campaign_id],
+        )
+        told = {}
+        for r in rows:
+            at = parse_okta_time(r["at"])
+            if at is not None:
+                told[r["recipient"]] = at
+        return told
+
+    def delivery_statuses(self, campaign_id: str, kind: str) -> dict[str, str]:
+        """recipient -> status of their row of this kind (kinds with one row per person)."""
+        rows = self._rows(
+            "SELECT recipient, status FROM deliveries WHERE campaign_id = ? AND kind = ?",
+            [campaign_id, kind],
+        )
+        return {r["recipient"]: r["status"] for r in rows}
+
+    def recipients_with_kind(self, campaign_id: str, kind: str) -> set[str]:
+        rows = self._rows(
+            "SELECT DISTINCT recipient FROM deliveries WHERE campaign_id = ? AND kind = ?",
+            [campaign_id, kind],
+        )
+        return {r["recipient"] for r in rows}
+
+    # -- reminder runs -------------------------------------------------------------
+    def start_reminder_run(
+        self, trigger: str, for_date: str | None, dry_run: bool, pid: int, now: datetime
+    ) -> int:
+        with self.write() as db:
+            cursor = db.execute(
+                "INSERT INTO reminder_runs (trigger, for_date, dry_run, pid, started_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [trigger, for_date, int(dry_run), pid, iso(now)],
+            )
+        return int(cursor.lastrowid)
+
+    def finish_reminder_run(self, run_id: int, summary: dict[str, Any], now: datetime) -> None:
+        with self.write() as db:
+            db.execute(
+                "UPDATE reminder_runs SET finished_at = ?, summary = ? WHERE id = ?",
+                [iso(now), json.dumps(summary), run_id],
+            )
+
+    def last_reminder_run(self, *, for_today_only: bool = False) -> dict[str, Any] | None:
+        """The latest pass; ``for_today_only``: passes for the real today (no --date)."""
+        where = " WHERE for_date IS NULL" if for_today_only else ""
+        row = self._one(f"SELECT * FROM reminder_runs{where} ORDER BY id DESC LIMIT 1")
+        if row and row.get("summary"):
+            row["summary"] = json.loads(row["summary"])
+        return row
+
+    def reminder_runs(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM reminder_runs ORDER BY id")
 
     @staticmethod
     def _scope_sql(scopes: Sequence[DeliveryScope] | None) -> tuple[str, list[Any]]:

@@ -20,6 +20,7 @@ from app.events import CLOSE, LAUNCH
 from app.launch import RetryLater, launch_campaign
 from app.okta import OktaAuthError, OktaError, OktaUnavailable
 from app.outbox import DrainResult
+from app.schedule import ReminderSchedule
 from app.services import Services
 from app.slack import SlackTransientError
 from app.store import ClaimedEvent
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Services, ClaimedEvent], str]
 HEARTBEAT_KEY = "worker_heartbeat"
+HEARTBEAT_SECONDS = 5.0
 SINGLETON_WINDOW_SECONDS = 30.0
 
 
@@ -75,13 +77,18 @@ class Worker:
         *,
         handlers: dict[str, Handler] | None = None,
         after_tick: Callable[[Services], None] | None = None,
+        services_factory: Callable[[], Services] | None = None,
     ) -> None:
         self.services = services
         self.handlers = default_handlers() if handlers is None else handlers
         self.after_tick = after_tick  # e.g. the reassignment window flusher
+        # The reminder job runs in a scheduler thread and needs its own services
+        # (a SQLite connection belongs to one thread). None: no schedule.
+        self.services_factory = services_factory
         self.settings = services.settings.worker
         self.pid = os.getpid()
         self.host = socket.gethostname()
+        self._stop = threading.Event()
 
     # -- singleton -------------------------------------------------------------
     def claim_singleton(self) -> None:
@@ -170,15 +177,71 @@ class Worker:
             self.services.store.set_state("slack_auth_error", None, self.services.clock())
         return bool(events) or bool(sent.sent or sent.failed or sent.retrying)
 
+    def _reminder_job(self, trigger: str) -> None:
+        from app.reminders import run_reminder_pass
+
+        assert self.services_factory is not None
+        services = self.services_factory()
+        try:
+            run_reminder_pass(services, trigger=trigger, stop=self._stop)
+        finally:
+            services.close()
+
+    def schedule(self) -> ReminderSchedule | None:
+        if self.services_factory is None:
+            return None
+        store = self.services.store
+
+        def last_started() -> str | None:
+            run = store.last_reminder_run(for_today_only=True)
+            return run["started_at"] if run else None
+
+        return ReminderSchedule(
+            self.services.settings.reminders, self._reminder_job, last_started, self.services.clock
+        )
+
+    def _beat_until(self, stop: threading.Event) -> None:
+        """Heartbeat from its own thread (and connection): a long launch or an Okta
+        rate-limit wait inside a tick must not make the worker look dead."""
+        from app.store import Store
+
+        db = self.services.settings.database
+        store = Store.open(db.path, db.busy_timeout_seconds)
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                now = self.services.clock()
+                try:
+                    store.set_state(
+                        HEARTBEAT_KEY,
+                        {"ts": now.timestamp(), "pid": self.pid, "host": self.host},
+                        now,
+                    )
+                except sqlite3.OperationalError as exc:
+                    log.warning("heartbeat not recorded: %s", exc)
+        finally:
+            store.close()
+
     def run(self, stop: threading.Event) -> None:
+        self._stop = stop
         self.claim_singleton()
         log.info("worker started (pid %d)", self.pid)
-        while not stop.is_set():
-            try:
-                busy = self.tick()
-            except sqlite3.OperationalError as exc:
-                log.error("worker: database error: %s", exc)
-                busy = False
-            if not busy:
-                stop.wait(self.settings.poll_seconds)
+        beat = threading.Thread(
+            target=self._beat_until, args=(stop,), name="heartbeat", daemon=True
+        )
+        beat.start()
+        schedule = self.schedule()
+        if schedule is not None:
+            schedule.start()
+        try:
+            while not stop.is_set():
+                try:
+                    busy = self.tick()
+                except sqlite3.OperationalError as exc:
+                    log.error("worker: database error: %s", exc)
+                    busy = False
+                if not busy:
+                    stop.wait(self.settings.poll_seconds)
+        finally:
+            if schedule is not None:
+                schedule.shutdown()
         log.info("worker stopped")

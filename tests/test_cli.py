@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -116,3 +117,43 @@ def test_a_bad_setting_stops_the_command_with_one_line(env):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("Error: okta.org_url: must use https://")
+
+
+def test_remind_as_a_new_user_would_try_it(env, fake_okta, fake_slack):
+    """Launch on day D, some decisions, then remind on D+7, D+7 again, D+8, D+22, D+28."""
+    from datetime import timedelta
+
+    from app.models import Campaign
+
+    campaign_id = fake_okta.generate_campaign(start=NOW, reviews=12, reviewers=4)
+    emails = [r["email"] for r in fake_okta.reviewers_of(campaign_id)]
+    ids = fake_slack.generate_users(emails)
+    assert "sent=4 unmapped=0 failed=0" in run(env, "sync", campaign_id).output
+    for review in fake_okta.reviews_of(campaign_id):
+        if review["reviewerProfile"]["email"] == emails[0]:
+            fake_okta.decide(review["id"], "REVOKE")
+    start = Campaign.from_api(fake_okta._campaigns[campaign_id])
+    day = start.start.astimezone(ZoneInfo(start.time_zone)).date()
+
+    def remind(n: int, *extra: str) -> str:
+        before = len(fake_slack.messages)
+        result = run(env, "remind", "--date", (day + timedelta(days=n)).isoformat(), *extra)
+        assert result.exit_code == 0, result.output
+        return result.output, fake_slack.messages[before:]
+
+    output, sent = remind(7, "--dry-run")
+    assert "dry run: would_send=3" in output
+    assert sent == []
+    output, sent = remind(7)
+    assert "sent=3 unmapped=0 failed=0" in output
+    assert {m.channel for m in sent} == {ids[e] for e in emails[1:]}
+    assert remind(7)[1] == []
+    assert remind(8)[1] == []
+    output, sent = remind(22)  # day 14 and 21 were missed: 21 is sent once
+    assert "sent=3" in output
+    assert remind(23)[1] == []
+    output, sent = remind(28)
+    assert "retired: " + campaign_id in output
+    assert sent == []
+    status = json.loads(run(env, "status", "--json").output)
+    assert status["campaigns"][0]["retired"] is True

@@ -90,3 +90,50 @@ def test_serve_refuses_to_start_without_a_hook_secret(tmp_path, fake_okta, fake_
     assert result.stderr.strip() == (
         "Error: okta.hook_secret: missing (set OKTA_HOOK_SECRET; the hook endpoint refuses to start)"
     )
+
+
+def test_four_web_workers_and_one_worker_run_one_reminder_pass(tmp_path, fake_okta, fake_slack):
+    """gunicorn-style multi-process start: only the worker schedules reminders."""
+    from datetime import timedelta
+
+    from app.store import Store
+
+    # The pass was due a minute ago, so the worker runs it at start-up (catch-up).
+    run_at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%H:%M")
+    config = (
+        "server:\n  web_workers: 4\n"
+        f"reminders:\n  run_at: '{run_at}'\n  time_zone: UTC\n"
+        "worker:\n  poll_seconds: 0.2\n"
+    )
+    campaign_id = fake_okta.generate_campaign(
+        reviews=10, reviewers=5, start=datetime.now(UTC) - timedelta(days=7, hours=1)
+    )
+    fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
+    # The campaign is known (stored) but its reviewers were never told: the pass's
+    # safety net tells each of them once, and skips the day-7 reminder for them.
+    with serve(fake_okta, fake_slack, config=config, workdir=tmp_path) as served:
+        store = Store.open(served.db)
+        store.migrate()
+        from app.models import Campaign
+
+        campaign = Campaign.from_api(fake_okta._campaigns[campaign_id])
+        store.save_campaign(campaign, datetime.now(UTC))
+        served.process.send_signal(signal.SIGTERM)
+        served.process.wait(timeout=10)
+    with serve(fake_okta, fake_slack, config=config, workdir=tmp_path) as served:
+        wait_for(
+            lambda: len(store.reminder_runs()) == 1 and store.reminder_runs()[0]["finished_at"]
+        )
+        wait_for(lambda: len(fake_slack.messages) == 5)
+        time.sleep(1.5)  # room for a second (wrong) pass to show itself
+    runs = store.reminder_runs()
+    assert len(runs) == 1
+    assert runs[0]["trigger"] == "startup"
+    posted_to = [m.channel for m in fake_slack.messages]
+    assert len(posted_to) == len(set(posted_to)) == 5
+    # Started again the same day: the pass already ran, nothing more happens.
+    with serve(fake_okta, fake_slack, config=config, workdir=tmp_path):
+        time.sleep(1.5)
+    assert len(store.reminder_runs()) == 1
+    assert len(fake_slack.messages) == 5
+    store.close()

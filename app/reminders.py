@@ -1,0 +1,325 @@
+"""The daily reminder pass (the scheduled job and ``certnotify remind`` run this code).
+
+For every campaign still followed:
+
+1. refresh it from Okta; ``COMPLETED``/``DELETED``/gone, or today on or after its
+   end date → retire it (reviewer rows dropped, ledger kept) and send nothing;
+2. re-read its ``UNREVIEWED`` reviews and refresh the reviewer table;
+3. safety net: anyone with pending items who was never told about the campaign
+   (no launch or reassignment message) gets the launch message now;
+4. if a milestone is due, remind everyone with pending items, once per milestone.
+
+Day N of a campaign is its start date + N calendar days in the campaign's time
+zone. Catch-up: the milestone sent is the latest one on or before today, so a
+pass missed on day 21 and run on day 22 sends day 21's reminder; once day 25
+arrives, 21 is skipped for good. The ledger key (campaign, reviewer,
+``reminder``, ``dayN``) means a second pass, a restart or a second process
+never repeats one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from app.config import ReminderSettings
+from app.launch import ENDED_STATUSES
+from app.messages import final_notice_message, launch_message, reminder_message, render_console
+from app.models import Campaign, ReviewerTally
+from app.okta import OktaAuthError, OktaError, OktaNotFound
+from app.planning import Plan, Recipient, commit, message_context, prepare, resolve
+from app.store import DeliveryScope
+from app.timeutil import zone
+
+__all__ = [
+    "PassResult",
+    "campaign_day",
+    "due_milestone",
+    "milestone_days",
+    "run_reminder_pass",
+]
+
+log = logging.getLogger(__name__)
+
+PENDING = "UNREVIEWED"
+
+
+# -- day arithmetic (pure) ----------------------------------------------------------
+def local_date(moment: datetime, tz: ZoneInfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+def campaign_day(campaign: Campaign, today: date, tz: ZoneInfo) -> int | None:
+    """Days since the start date, counted in the campaign's zone (None without a start)."""
+    if campaign.start is None:
+        return None
+    return (today - local_date(campaign.start, tz)).days
+
+
+def milestone_days(campaign: Campaign, settings: ReminderSettings, tz: ZoneInfo) -> list[int]:
+    """Reminder days for this campaign: ``days_after_start`` plus ``days_before_end``
+    mapped onto days after start, keeping only days strictly inside the campaign."""
+    if campaign.start is None:
+        return []
+    length = None
+    if campaign.end is not None:
+        length = (local_date(campaign.end, tz) - local_date(campaign.start, tz)).days
+    days = set(settings.days_after_start)
+    if length is not None:
+        days |= {length - before for before in settings.days_before_end}
+    return sorted(d for d in days if d >= 1 and (length is None or d < length))
+
+
+def due_milestone(milestones: list[int], day: int) -> int | None:
+    """The latest milestone on or before ``day``: today's, or the one a missed pass owes."""
+    due = [m for m in milestones if m <= day]
+    return due[-1] if due else None
+
+
+# -- the pass ---------------------------------------------------------------------------
+@dataclass
+class PassResult:
+    campaigns: int = 0
+    planned: int = 0
+    sent: int = 0
+    unmapped: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retired: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    auth_error: str = ""
+
+    def line(self, dry_run: bool = False) -> str:
+        if dry_run:
+            return (
+                f"dry run: would_send={self.planned} unmapped={self.unmapped} "
+                f"retire={len(self.retired)} (nothing was sent or recorded)"
+            )
+        return f"sent={self.sent} unmapped={self.unmapped} failed={self.failed}"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "campaigns": self.campaigns,
+            "sent": self.sent,
+            "unmapped": self.unmapped,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "retired": self.retired,
+            "errors": self.errors[:20],
+            "auth_error": self.auth_error,
+        }
+
+
+class ReminderPass:
+    def __init__(
+        self,
+        services,
+        *,
+        today: date | None,
+        dry_run: bool,
+        out: TextIO | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.today = today
+        self.dry_run = dry_run
+        self.out = out or sys.stdout
+        self.result = PassResult()
+        self.scopes: list[DeliveryScope] = []
+        self.stop = stop
+
+    def _today_in(self, tz: ZoneInfo) -> date:
+        return self.today or local_date(self.services.clock(), tz)
+
+    def _moment(self, today: date, tz: ZoneInfo) -> datetime:
+        """ "Now" for message wording: the real now, or midday of the date asked for."""
+        if self.today is None:
+            return self.services.clock()
+        return datetime.combine(today, time(12, 0), tz)
+
+    def run(self) -> PassResult:
+        for stored in self.services.store.active_campaigns():
+            if self.stop is not None and self.stop.is_set():
+                self.result.errors.append("stopped: the worker is shutting down")
+                break
+            self.result.campaigns += 1
+            try:
+                self._campaign(stored)
+            except OktaAuthError as exc:
+                self.result.auth_error = str(exc)
+                log.error("reminder pass stopped: okta rejected our credentials: %s", exc)
+                break
+            except (OktaError, OSError) as exc:
+                # One campaign's trouble must not cost the others their reminders.
+                self.result.errors.append(f"{stored.id}: {exc}")
+                log.error("reminder pass: campaign %s skipped: %s", stored.id, exc)
+        if not self.dry_run and self.scopes and not self.result.auth_error:
+            drained = self.services.outbox.settle(
+                self.scopes, sleep=self.services.sleep, stop=self.stop
+            )
+            self.result.sent += drained.sent
+            self.result.failed += drained.failed
+            self.result.auth_error = drained.auth_error
+            self.result.errors += drained.errors
+        return self.result
+
+    def _retire(self, campaign: Campaign, reason: str) -> None:
+        self.result.retired.append(campaign.id)
+        if self.dry_run:
+            print(f"would retire campaign {campaign.id} ({campaign.name}): {reason}", file=self.out)
+            return
+        self.services.store.retire_campaign(campaign.id, reason, self.services.clock())
+        log.info("campaign %s retired: %s", campaign.id, reason)
+
+    def _campaign(self, stored: Campaign) -> None:
+        services, store = self.services, self.services.store
+        try:
+            campaign = Campaign.from_api(services.okta.get_campaign(stored.id))
+        except OktaNotFound:
+            self._retire(stored, "no longer found in Okta")
+            return
+        tz = zone(campaign.time_zone, self.settings.campaigns.default_time_zone)
+        today = self._today_in(tz)
+        if not self.dry_run:
+            store.save_campaign(campaign, services.clock())
+        if campaign.status in ENDED_STATUSES:
+            self._retire(campaign, f"status {campaign.status}")
+            return
+        if campaign.end is not None and today >= local_date(campaign.end, tz):
+            self._retire(campaign, "end date reached")
+            return
+
+        tally = ReviewerTally()
+        for page in services.okta.review_pages(campaign.id, decision=PENDING):
+            tally.add_page(page)
+        if not self.dry_run:
+            store.refresh_pending(
+                campaign.id, tally.pending_reviewers, tally.unresolved, services.clock()
+            )
+        pending = tally.pending_reviewers
+        if not pending:
+            return
+        resolutions = resolve(services, (c.person for c in pending), persist=not self.dry_run)
+        ctx = message_context(self.settings, campaign, self._moment(today, tz))
+        plan = Plan(campaign.id)
+
+        # Safety net: pending items but never told (a second-level reviewer, a missed
+        # event, a launch before install). People told by a reassignment are told.
+        reassigned = store.recipients_with_kind(campaign.id, "reassign")
+        untold = [Recipient(c.person, c.pending) for c in pending if c.person.key not in reassigned]
+        plan.extend(
+            prepare(
+                campaign, untold, resolutions, kind="launch", milestone="",
+                render=lambda r: launch_message(ctx, r.count),
+            )
+        )  # fmt: skip
+        # Told in this very pass: no launch row yet, or an unmapped one that can now be sent.
+        launched = store.delivery_statuses(campaign.id, "launch")
+        newly_told = {
+            r.person.key
+            for r in untold
+            if launched.get(r.person.key) is None
+            or (launched[r.person.key] == "unmapped" and plan.mapping[r.person.key][0])
+        }
+
+        day = campaign_day(campaign, today, tz)
+        milestones = milestone_days(campaign, self.settings.reminders, tz)
+        milestone = due_milestone(milestones, day) if day is not None else None
+        if milestone is not None:
+            plan.extend(
+                self._reminders(campaign, pending, resolutions, ctx, milestone, milestones,
+                                newly_told, tz)
+            )  # fmt: skip
+        self._record(campaign, plan)
+
+    def _reminders(self, campaign, pending, resolutions, ctx, milestone, milestones,
+                   newly_told, tz) -> Plan:  # fmt: skip
+        """One reminder per pending reviewer for ``milestone``, unless they were first
+        told about the campaign on or after that day: a reminder would then repeat
+        the message they just got (and two messages in one day help nobody)."""
+        first_told = self.services.store.first_told(campaign.id)
+        milestone_date = local_date(campaign.start, tz).toordinal() + milestone
+        recipients = []
+        for c in pending:
+            told_at = first_told.get(c.person.key)
+            told_late = c.person.key in newly_told or (
+                told_at is not None and local_date(told_at, tz).toordinal() >= milestone_date
+            )
+            skip = "told about the campaign on or after this reminder's day" if told_late else ""
+            recipients.append(Recipient(c.person, c.pending, skip_reason=skip))
+        final = milestone == milestones[-1]
+        consequence = self.settings.messages.final_notice_consequence
+
+        def render(r: Recipient):
+            if final:
+                return final_notice_message(ctx, r.count, consequence)
+            return reminder_message(ctx, r.count)
+
+        return prepare(
+            campaign, recipients, resolutions, kind="reminder", milestone=f"day{milestone}",
+            render=render,
+        )  # fmt: skip
+
+    def _record(self, campaign: Campaign, plan: Plan) -> None:
+        store = self.services.store
+        if self.dry_run:
+            self._print(campaign, plan)
+            return
+        already = {
+            (d["recipient"], d["kind"], d["milestone"]) for d in store.deliveries(campaign.id)
+        }
+        fresh = [r for r in plan.rows if (r.recipient, r.kind, r.milestone) not in already]
+        commit(self.services, plan, self.services.clock())
+        self.result.planned += len(plan.queued)
+        self.result.unmapped += sum(1 for r in fresh if r.status == "unmapped")
+        self.result.skipped += sum(1 for r in fresh if r.status == "skipped")
+        self.scopes += [s for s in plan.scopes if s not in self.scopes]
+
+    def _print(self, campaign: Campaign, plan: Plan) -> None:
+        """Dry run: show what a real pass would send, given what the ledger already has."""
+        existing = {
+            (d["recipient"], d["kind"], d["milestone"]): d["status"]
+            for d in self.services.store.deliveries(campaign.id)
+        }
+        for row in plan.rows:
+            status = existing.get((row.recipient, row.kind, row.milestone))
+            if status not in (None, "unmapped") or row.status == "skipped":
+                continue
+            if row.status == "unmapped":
+                self.result.unmapped += 1
+                print(f"would not reach {row.email}: {row.unmapped_reason}", file=self.out)
+                continue
+            self.result.planned += 1
+            label = "reminder " + row.milestone if row.kind == "reminder" else row.kind
+            print(f"── would DM {row.email} ({campaign.id}, {label}) ──", file=self.out)
+            for line in render_console(row.blocks):
+                print(f"   {line}", file=self.out)
+
+
+def run_reminder_pass(
+    services,
+    *,
+    today: date | None = None,
+    dry_run: bool = False,
+    trigger: str = "command",
+    out: TextIO | None = None,
+    stop: threading.Event | None = None,
+) -> PassResult:
+    """One pass over every followed campaign; recorded in ``reminder_runs``."""
+    store, clock = services.store, services.clock
+    if dry_run:  # a dry run records nothing, not even that it ran
+        return ReminderPass(services, today=today, dry_run=True, out=out).run()
+    run_id = store.start_reminder_run(
+        trigger, today.isoformat() if today else None, False, os.getpid(), clock()
+    )
+    result = ReminderPass(services, today=today, dry_run=False, out=out, stop=stop).run()
+    store.finish_reminder_run(run_id, result.summary(), clock())
+    log.info("reminder pass (%s): %s", trigger, result.line())
+    return result

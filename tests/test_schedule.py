@@ -1,0 +1,111 @@
+"""The daily schedule: in the worker only, once, with catch-up after downtime."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.config import ReminderSettings
+from app.schedule import JOB_ID, ReminderSchedule, latest_fire_time
+from app.web import create_app
+from app.worker import AnotherWorkerRunning, Worker
+from tests.helpers import FakeClock
+
+
+@pytest.mark.parametrize(
+    ("now", "run_at", "zone", "expected"),
+    [
+        (datetime(2026, 9, 8, 10, 0, tzinfo=UTC), "09:00", "UTC", datetime(2026, 9, 8, 9, 0, tzinfo=UTC)),
+        (datetime(2026, 9, 8, 8, 59, tzinfo=UTC), "09:00", "UTC", datetime(2026, 9, 7, 9, 0, tzinfo=UTC)),
+        # 09:00 in Los Angeles is 16:00 UTC in September.
+        (datetime(2026, 9, 8, 15, 0, tzinfo=UTC), "09:00", "America/Los_Angeles", datetime(2026, 9, 7, 16, 0, tzinfo=UTC)),
+        (datetime(2026, 9, 8, 16, 0, tzinfo=UTC), "09:00", "America/Los_Angeles", datetime(2026, 9, 8, 16, 0, tzinfo=UTC)),
+    ],
+)  # fmt: skip
+def test_latest_fire_time(now, run_at, zone, expected):
+    settings = ReminderSettings(run_at=run_at, time_zone=zone)
+    assert latest_fire_time(settings, now) == expected
+
+
+def schedule_at(now: datetime, last_started: str | None, grace_hours: float = 12):
+    calls: list[str] = []
+    ran = threading.Event()
+
+    def run_pass(trigger: str) -> None:
+        calls.append(trigger)
+        ran.set()
+
+    settings = ReminderSettings(run_at="09:00", time_zone="UTC", misfire_grace_hours=grace_hours)
+    schedule = ReminderSchedule(settings, run_pass, lambda: last_started, FakeClock(now))
+    return schedule, calls, ran
+
+
+@pytest.mark.parametrize(
+    ("now", "last", "missed"),
+    [
+        (datetime(2026, 9, 8, 10, 0, tzinfo=UTC), None, True),  # never ran; due at 09:00
+        (datetime(2026, 9, 8, 10, 0, tzinfo=UTC), "2026-09-07T09:00:02+00:00", True),
+        (datetime(2026, 9, 8, 10, 0, tzinfo=UTC), "2026-09-08T09:00:01+00:00", False),
+        (
+            datetime(2026, 9, 8, 21, 30, tzinfo=UTC),
+            "2026-09-07T09:00:02+00:00",
+            False,
+        ),  # past grace
+    ],
+)
+def test_a_pass_missed_while_down_is_run_at_start_within_the_grace(now, last, missed):
+    schedule, _, _ = schedule_at(now, last)
+    assert schedule.missed() is missed
+
+
+def test_start_schedules_one_coalescing_daily_job_and_catches_up():
+    # The real scheduler runs on the real clock: today's pass was due 5 minutes ago.
+    calls: list[str] = []
+    ran = threading.Event()
+    settings = ReminderSettings(
+        run_at=(datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M"), time_zone="UTC"
+    )
+    schedule = ReminderSchedule(
+        settings,
+        lambda trigger: (calls.append(trigger), ran.set()),
+        lambda: None,
+        lambda: datetime.now(UTC),
+    )
+    schedule.start()
+    try:
+        assert ran.wait(5), "the start-up catch-up pass did not run"
+        job = schedule.scheduler.get_job(JOB_ID)
+        assert job.coalesce is True
+        assert job.misfire_grace_time == 12 * 3600
+        assert job.max_instances == 1
+        assert str(job.trigger).startswith("cron[")
+    finally:
+        schedule.shutdown()
+    assert calls == ["startup"]
+
+
+def test_the_web_app_never_starts_a_scheduler(settings, clock):
+    before = {t.name for t in threading.enumerate()}
+    for _ in range(4):  # like four gunicorn workers importing the app
+        create_app(settings, clock=clock)
+    started = {t.name for t in threading.enumerate()} - before
+    assert not any("APScheduler" in name for name in started)
+
+
+def test_a_second_worker_on_the_same_database_refuses_to_start(services, settings, clock):
+    from app.services import Services
+
+    first = Worker(services)
+    first.claim_singleton()
+    other = Services.build(settings, clock=clock, sleep=clock.sleep)
+    second = Worker(other)
+    second.pid = os.getppid()  # a different, live process
+    with pytest.raises(AnotherWorkerRunning, match="run one worker per deployment"):
+        second.claim_singleton()
+    # Once the first has been silent for a while (it died), the second may start.
+    clock.advance(seconds=31)
+    second.claim_singleton()
+    other.close()
