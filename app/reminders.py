@@ -211,8 +211,9 @@ class ReminderPass:
         plan = Plan(campaign.id)
 
         # Safety net: pending items but never told (a second-level reviewer, a missed
-        # event, a launch before install). People told by a reassignment are told.
-        reassigned = store.recipients_with_kind(campaign.id, "reassign")
+        # event, a launch before install). People handed items by a reassignment are
+        # told by that message (or will be, once its quiet window closes).
+        reassigned = store.reassigned_recipients(campaign.id)
         untold = [Recipient(c.person, c.pending) for c in pending if c.person.key not in reassigned]
         plan.extend(
             prepare(

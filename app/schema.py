@@ -148,3 +148,33 @@ def m002_reminder_runs(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"trigger", "started_at"},
     )
+
+
+@migrations()
+def m003_reassignments(db: sqlite_utils.Database) -> None:
+    """Reassigned reviews, one row per (campaign, review, new reviewer): redelivered
+    events find their row and add nothing. ``batch`` names the message that told the
+    new reviewer (the ledger milestone), set when it is planned."""
+    db["reassignments"].create(
+        {
+            "id": int,
+            "campaign_id": str,
+            "review_id": str,
+            "recipient": str,
+            "okta_user_id": str,
+            "email": str,
+            "name": str,
+            "reassigner": str,
+            "reassigner_id": str,
+            "notes": str,
+            "event_uuid": str,
+            "received_ts": float,
+            "batch": str,
+        },
+        pk="id",
+        not_null={"campaign_id", "review_id", "recipient", "received_ts"},
+    )
+    db["reassignments"].create_index(
+        ["campaign_id", "review_id", "recipient"], unique=True, index_name="reassignment_key"
+    )
+    db["reassignments"].create_index(["batch", "received_ts"], index_name="reassignments_open")

@@ -19,14 +19,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from app.events import Delivery
-from app.models import Campaign, ReviewerCount, UnresolvedReview
+from app.models import Campaign, Person, ReviewerCount, UnresolvedReview
 from app.schema import migrations
 from app.timeutil import iso, parse_okta_time
 
@@ -516,8 +516,9 @@ class Store:
         return keys
 
     def first_told(self, campaign_id: str) -> dict[str, datetime]:
-        """recipient -> when they were first told about the campaign (launch or
-        reassignment message sent, or queued and about to be)."""
+        """recipient -> when they were first told about the campaign: a launch or
+        reassignment message sent or queued, or a reassignment waiting for its
+        quiet window to close (its message is about to be queued)."""
         rows = self._rows(
             "SELECT recipient, min(coalesce(sent_at, created_at)) AS at FROM deliveries"
             " WHERE campaign_id = ? AND kind IN ('launch', 'reassign')"
@@ -529,6 +530,13 @@ class Store:
             at = parse_okta_time(r["at"])
             if at is not None:
                 told[r["recipient"]] = at
+        for r in self._rows(
+            "SELECT recipient, min(received_ts) AS t FROM reassignments"
+            " WHERE campaign_id = ? GROUP BY recipient",
+            [campaign_id],
+        ):
+            at = datetime.fromtimestamp(r["t"], UTC)
+            told[r["recipient"]] = min(told.get(r["recipient"], at), at)
         return told
 
     def delivery_statuses(self, campaign_id: str, kind: str) -> dict[str, str]:
@@ -539,12 +547,97 @@ class Store:
         )
         return {r["recipient"]: r["status"] for r in rows}
 
-    def recipients_with_kind(self, campaign_id: str, kind: str) -> set[str]:
+    def reassigned_recipients(self, campaign_id: str) -> set[str]:
+        """Everyone handed items in this campaign by a reassignment we saw."""
         rows = self._rows(
-            "SELECT DISTINCT recipient FROM deliveries WHERE campaign_id = ? AND kind = ?",
-            [campaign_id, kind],
+            "SELECT DISTINCT recipient FROM reassignments WHERE campaign_id = ?", [campaign_id]
         )
         return {r["recipient"] for r in rows}
+
+    # -- reassignments ---------------------------------------------------------------
+    def record_reassignment(
+        self,
+        campaign_id: str,
+        review_id: str,
+        person: Person,
+        *,
+        reassigner: str,
+        reassigner_id: str,
+        notes: str,
+        event_uuid: str,
+        received_ts: float,
+        now: datetime,
+    ) -> bool:
+        """Remember a reassigned review; False when it was already known (a redelivery).
+
+        The new reviewer joins the campaign's reviewer table in the same transaction."""
+        stamp = iso(now)
+        with self.write() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO reassignments (campaign_id, review_id, recipient,"
+                " okta_user_id, email, name, reassigner, reassigner_id, notes, event_uuid,"
+                " received_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    campaign_id,
+                    review_id,
+                    person.key,
+                    person.okta_id,
+                    person.email,
+                    person.display_name,
+                    reassigner,
+                    reassigner_id,
+                    notes,
+                    event_uuid,
+                    received_ts,
+                ],
+            )
+            if not cursor.rowcount:
+                return False
+            db.execute(
+                "INSERT INTO reviewers (campaign_id, recipient, okta_user_id, email, name,"
+                " total_items, pending_items, source, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 1, 1, 'reassign', ?)"
+                " ON CONFLICT (campaign_id, recipient) DO UPDATE SET"
+                "  total_items = coalesce(total_items, 0) + 1,"
+                "  pending_items = coalesce(pending_items, 0) + 1,"
+                "  updated_at = excluded.updated_at",
+                [campaign_id, person.key, person.okta_id, person.email, person.display_name, stamp],
+            )
+        return True
+
+    def due_reassignment_groups(
+        self, now: datetime, quiet_seconds: float, max_wait_seconds: float
+    ) -> list[tuple[str, str]]:
+        """(campaign, new reviewer) pairs whose reassignments are ready to announce: no new
+        one for ``quiet_seconds``, or the first waiting for ``max_wait_seconds``."""
+        t = _ts(now)
+        rows = self._rows(
+            "SELECT campaign_id, recipient FROM reassignments WHERE batch IS NULL"
+            " GROUP BY campaign_id, recipient"
+            " HAVING max(received_ts) <= ? OR min(received_ts) <= ?"
+            " ORDER BY min(received_ts)",
+            [t - quiet_seconds, t - max_wait_seconds],
+        )
+        return [(r["campaign_id"], r["recipient"]) for r in rows]
+
+    def open_reassignments(self, campaign_id: str, recipient: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM reassignments WHERE campaign_id = ? AND recipient = ?"
+            " AND batch IS NULL ORDER BY id",
+            [campaign_id, recipient],
+        )
+
+    def close_reassignments(self, row_ids: Sequence[int], batch: str) -> None:
+        with self.write() as db:
+            db.conn.executemany(
+                "UPDATE reassignments SET batch = ? WHERE id = ? AND batch IS NULL",
+                [(batch, row_id) for row_id in row_ids],
+            )
+
+    def reassignments(self, campaign_id: str) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT * FROM reassignments WHERE campaign_id = ? ORDER BY id", [campaign_id]
+        )
 
     # -- reminder runs -------------------------------------------------------------
     def start_reminder_run(

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-from app.events import CLOSE, LAUNCH
+from app.events import CLOSE, DECIDE, LAUNCH
 from app.launch import RetryLater, launch_campaign
 from app.okta import OktaAuthError, OktaError, OktaUnavailable
 from app.outbox import DrainResult
@@ -55,7 +55,9 @@ def handle_close(services: Services, event: ClaimedEvent) -> str:
 
 
 def default_handlers() -> dict[str, Handler]:
-    return {LAUNCH: handle_launch, CLOSE: handle_close}
+    from app.reassignment import DecideHandler
+
+    return {LAUNCH: handle_launch, CLOSE: handle_close, DECIDE: DecideHandler()}
 
 
 def _pid_alive(pid: object) -> bool:
@@ -76,12 +78,17 @@ class Worker:
         services: Services,
         *,
         handlers: dict[str, Handler] | None = None,
-        after_tick: Callable[[Services], None] | None = None,
+        after_tick: Callable[[Services], object] | None = None,
         services_factory: Callable[[], Services] | None = None,
     ) -> None:
         self.services = services
         self.handlers = default_handlers() if handlers is None else handlers
-        self.after_tick = after_tick  # e.g. the reassignment window flusher
+        # Runs every tick: by default, announce reassignments whose quiet window closed.
+        if after_tick is None:
+            from app.reassignment import flush_reassignments
+
+            after_tick = flush_reassignments
+        self.after_tick = after_tick
         # The reminder job runs in a scheduler thread and needs its own services
         # (a SQLite connection belongs to one thread). None: no schedule.
         self.services_factory = services_factory
@@ -170,8 +177,7 @@ class Worker:
         )
         for event in events:
             self.process(event)
-        if self.after_tick is not None:
-            self.after_tick(self.services)
+        self.after_tick(self.services)
         sent: DrainResult = self.services.outbox.drain(max_batches=1)
         if sent.sent and self.services.store.state("slack_auth_error"):
             self.services.store.set_state("slack_auth_error", None, self.services.clock())
