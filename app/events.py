@@ -55,7 +55,7 @@ class HookEvent:
     raw: Mapping[str, Any]
 
     def payload_json(self) -> str:
-        return json.dumps(self.raw, separators=(",", ":"), sort_keys=True)
+        return json.dumps(self.raw, separators=(",", ":"))
 
 
 @dataclass

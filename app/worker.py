@@ -14,7 +14,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.events import CLOSE, DECIDE, LAUNCH
 from app.launch import RetryLater, launch_campaign
@@ -23,7 +23,7 @@ from app.outbox import DrainResult
 from app.schedule import ReminderSchedule
 from app.services import Services
 from app.slack import SlackTransientError
-from app.store import ClaimedEvent
+from app.store import ClaimedEvent, EventOutcome
 
 __all__ = ["AnotherWorkerRunning", "Worker"]
 
@@ -96,6 +96,7 @@ class Worker:
         self.pid = os.getpid()
         self.host = socket.gethostname()
         self._stop = threading.Event()
+        self._last_beat: datetime | None = None
 
     # -- singleton -------------------------------------------------------------
     def claim_singleton(self) -> None:
@@ -114,20 +115,21 @@ class Worker:
 
     def heartbeat(self) -> None:
         now = self.services.clock()
+        if self._last_beat is not None and now - self._last_beat < timedelta(seconds=1):
+            return  # at most once a second from the loop; the heartbeat thread does the rest
+        self._last_beat = now
         self.services.store.set_state(
             HEARTBEAT_KEY, {"ts": now.timestamp(), "pid": self.pid, "host": self.host}, now
         )
 
     # -- events ------------------------------------------------------------------
-    def _retry(self, event: ClaimedEvent, delay: float, error: str) -> None:
-        store, now = self.services.store, self.services.clock()
+    def _retry(self, event: ClaimedEvent, delay: float, error: str) -> EventOutcome:
+        now = self.services.clock()
         if event.attempts >= self.settings.max_attempts:
-            store.finish_event(
-                event.uuid, "failed", now, f"gave up after {event.attempts} tries: {error}"
-            )
             log.error("event %s (%s) failed for good: %s", event.uuid, event.event_type, error)
-            return
-        store.retry_event(event.uuid, now + timedelta(seconds=delay), error)
+            return EventOutcome(
+                event.uuid, "failed", f"gave up after {event.attempts} tries: {error}"
+            )
         log.warning(
             "event %s (%s) will be retried in %.0f s: %s",
             event.uuid,
@@ -135,48 +137,53 @@ class Worker:
             delay,
             error,
         )
+        return EventOutcome(event.uuid, "pending", error, now + timedelta(seconds=delay))
 
-    def process(self, event: ClaimedEvent) -> None:
+    def process(self, event: ClaimedEvent) -> EventOutcome:
+        """Run the event's handler; say what became of it (the caller records it)."""
         store = self.services.store
         handler = self.handlers.get(event.event_type)
         if handler is None:
-            store.finish_event(event.uuid, "ignored", self.services.clock())
-            return
+            return EventOutcome(event.uuid, "ignored")
         backoff = min(30.0 * 2 ** (event.attempts - 1), 3600.0)
         try:
-            outcome = handler(self.services, event)
+            status = handler(self.services, event)
         except RetryLater as exc:
-            self._retry(event, exc.delay, str(exc))
+            return self._retry(event, exc.delay, str(exc))
         except OktaAuthError as exc:
             # Our credentials, not this event: keep it, say so loudly, try again later.
             now = self.services.clock()
             store.set_state(
                 "okta_auth_error", {"error": str(exc)[:300], "at": now.isoformat()}, now
             )
-            store.retry_event(event.uuid, now + timedelta(minutes=5), str(exc))
             log.error("okta rejected our credentials: %s", exc)
+            return EventOutcome(event.uuid, "pending", str(exc), now + timedelta(minutes=5))
         except (OktaUnavailable, SlackTransientError, sqlite3.OperationalError) as exc:
-            self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
+            return self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
         except (OktaError, ValueError) as exc:
-            store.finish_event(event.uuid, "failed", self.services.clock(), str(exc))
             log.error("event %s (%s) failed: %s", event.uuid, event.event_type, exc)
+            return EventOutcome(event.uuid, "failed", str(exc))
         except Exception as exc:
             log.exception("event %s (%s): unexpected error", event.uuid, event.event_type)
-            self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
-        else:
-            store.finish_event(event.uuid, outcome, self.services.clock())
-            if store.state("okta_auth_error"):
-                store.set_state("okta_auth_error", None, self.services.clock())
+            return self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
+        if status == "done" and store.state("okta_auth_error"):
+            store.set_state("okta_auth_error", None, self.services.clock())
+        return EventOutcome(event.uuid, status)
 
     # -- loop ------------------------------------------------------------------------
     def tick(self) -> bool:
         """One round of work. True when something was done (so loop again at once)."""
+        store = self.services.store
         self.heartbeat()
-        events = self.services.store.claim_events(
+        events = store.claim_events(
             self.services.clock(), self.settings.lease_seconds, self.settings.batch_size
         )
-        for event in events:
-            self.process(event)
+        # Outcomes are recorded together: one write per batch, not per event, keeps the
+        # write lock free for the hook endpoint during an event storm. A crash before
+        # this just means the batch is handled again (handlers are idempotent).
+        outcomes = [self.process(event) for event in events]
+        if outcomes:
+            store.record_outcomes(outcomes, self.services.clock())
         self.after_tick(self.services)
         sent: DrainResult = self.services.outbox.drain(max_batches=1)
         if sent.sent and self.services.store.state("slack_auth_error"):
