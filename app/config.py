@@ -38,6 +38,11 @@ ENV_VARS: dict[str, str] = {
 _ENV_FOR_KEY = {key: env for env, key in ENV_VARS.items()}
 
 MIN_HOOK_SECRET_LENGTH = 16
+# Slack's published tiers: users.list is Tier 2 (20+/min), users.lookupByEmail Tier 3
+# (50+/min). chat.postMessage is "1 per second per channel" with an unpublished
+# workspace-wide limit; every DM is its own channel, so the workspace limit is the one
+# that binds, and 600/min is a measured-safe start (a 429 still pauses everyone).
+DEFAULT_SLACK_PACE = {"chat.postMessage": 600.0, "users.lookupByEmail": 50.0, "users.list": 20.0}
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -108,7 +113,18 @@ class SlackSettings(_Section):
     directory_max_age_hours: float = Field(24.0, ge=0)
     sweep_min_unknown: int = Field(20, ge=1)
     post_concurrency: int = Field(1, ge=1, le=16)
+    calls_per_minute: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SLACK_PACE))
     dry_run: bool = False
+
+    @field_validator("calls_per_minute")
+    @classmethod
+    def _pace(cls, value: dict[str, float]) -> dict[str, float]:
+        for method, rate in value.items():
+            if method not in DEFAULT_SLACK_PACE and method not in ("auth.test",):
+                raise ValueError(f"unknown Slack method {method!r}")
+            if rate < 0:
+                raise ValueError("calls per minute cannot be negative (0 means no pacing)")
+        return {**DEFAULT_SLACK_PACE, **value}
 
     @field_validator("api_url")
     @classmethod

@@ -67,7 +67,11 @@ class Services:
         if settings.slack.dry_run:
             slack = DryRunSlack(out or sys.stdout)
         else:
-            gate = RateGate(clock=lambda: clock().timestamp(), sleep=sleep)
+            gate = RateGate(
+                clock=lambda: clock().timestamp(),
+                sleep=sleep,
+                calls_per_minute=settings.slack.calls_per_minute,
+            )
             slack = SlackGateway(
                 build_web_client(
                     settings.slack.bot_token.get_secret_value(),

@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
@@ -133,16 +133,32 @@ class Posted:
 
 
 class RateGate:
-    """Per-method pause shared by all threads: one 429 slows everyone down at once."""
+    """Paces Slack calls per method, for every thread of the process at once.
+
+    Two things hold a call back: the method's pace (``calls_per_minute``: a token
+    bucket holding ten seconds' worth of calls, so a handful go at once and a
+    fan-out settles at Slack's tier instead of bursting into 429s) and a pause
+    (after a 429, *everyone* waits ``Retry-After``, not just the caller).
+    """
+
+    BURST_SECONDS = 10.0
 
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        calls_per_minute: Mapping[str, float] | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
-        self._until: dict[str, float] = {}
+        self._interval = {m: 60.0 / r for m, r in (calls_per_minute or {}).items() if r > 0}
+        self._burst = {
+            m: max(1.0, self.BURST_SECONDS / i) * i for m, i in self._interval.items()
+        }  # in seconds of pace
+        self._until: dict[str, float] = {}  # paused until (after a 429)
+        # The bucket as a "virtual time": the next slot is free at _next; up to a burst's
+        # worth of slots may be taken ahead of now.
+        self._next: dict[str, float] = {}
         self._lock = threading.Lock()
         self.pauses = 0
 
@@ -151,13 +167,25 @@ class RateGate:
             self.pauses += 1
             self._until[method] = max(self._until.get(method, 0.0), self._clock() + seconds)
 
-    def wait(self, method: str) -> None:
+    def acquire(self, method: str) -> None:
+        """Wait for this method's next slot (and for any pause) before a call."""
         while True:
             with self._lock:
-                remaining = self._until.get(method, 0.0) - self._clock()
-            if remaining <= 0.001:  # below clock resolution: done (and no busy loop)
+                now = self._clock()
+                slot = max(self._next.get(method, 0.0), now - self._burst.get(method, 0.0))
+                start = max(now, self._until.get(method, 0.0), slot)
+                if start - now <= 0.001:  # below clock resolution: go (and no busy loop)
+                    self._next[method] = slot + self._interval.get(method, 0.0)
+                    return
+                if self._until.get(method, 0.0) < start:
+                    # Only the pace holds us back: take the slot now, then sleep to it.
+                    self._next[method] = start + self._interval.get(method, 0.0)
+                    reserved = True
+                else:
+                    reserved = False  # paused: look again when the pause ends
+            self._sleep(start - now)
+            if reserved:
                 return
-            self._sleep(remaining)
 
 
 def _method_of(url: str) -> str:
@@ -189,7 +217,7 @@ class SharedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         # A little jitter so parallel senders don't all return in the same instant.
         method = _method_of(request.url)
         self.gate.pause(method, retry_after + random.random() * 0.2)  # noqa: S311
-        self.gate.wait(method)
+        self.gate.acquire(method)
         state.next_attempt_requested = True
         state.increment_current_attempt()
 
@@ -254,7 +282,7 @@ class SlackGateway:
         self._lock = threading.Lock()
 
     def _call(self, method: str, fn: Callable[[], Any]) -> Any:
-        self.gate.wait(method)
+        self.gate.acquire(method)
         with self._lock:
             self.calls[method] += 1
         try:

@@ -34,8 +34,17 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: f
     raise TimeoutError("condition not met in time")
 
 
+# Real-clock tests and benchmarks that are not about pacing run unpaced.
+UNPACED = (
+    "slack:\n  calls_per_minute:\n    chat.postMessage: 0\n"
+    "    users.lookupByEmail: 0\n    users.list: 0\n"
+)
+
+
 def service_env(okta, slack, workdir: Path, config: str = "") -> dict[str, str]:
     """The environment of a real deployment, pointed at the fakes."""
+    if "slack:" not in config:
+        config += "\n" + UNPACED
     (workdir / "config.yaml").write_text(config)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OKTA_", "SLACK_"))}
     env.update(

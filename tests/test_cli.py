@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
+from tests.harness import UNPACED
 from tests.helpers import HOOK_SECRET
 
 # These commands run on the real clock: campaigns must be running today.
@@ -19,7 +20,7 @@ NOW = datetime.now(UTC)
 @pytest.fixture
 def env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
     config = tmp_path / "config.yaml"
-    config.write_text("messages:\n  org_name: Acme\nworker:\n  lease_seconds: 30\n")
+    config.write_text("messages:\n  org_name: Acme\nworker:\n  lease_seconds: 30\n" + UNPACED)
     return {
         "CERTNOTIFY_CONFIG": str(config),
         "CERTNOTIFY_DB": str(tmp_path / "cli.db"),

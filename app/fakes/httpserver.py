@@ -59,6 +59,13 @@ class Response:
         return payload, headers
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog of 5 makes concurrent clients wait for TCP SYN retries
+    # (a second each): a real API never does that to us.
+    request_queue_size = 256
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs
 
@@ -103,8 +110,7 @@ class FakeHTTPServer:
         self.lock = threading.RLock()
         self.requests: list[Request] = []
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
 
