@@ -139,9 +139,17 @@ class RateGate:
     bucket holding ten seconds' worth of calls, so a handful go at once and a
     fan-out settles at Slack's tier instead of bursting into 429s) and a pause
     (after a 429, *everyone* waits ``Retry-After``, not just the caller).
+
+    Slack does not publish the workspace-wide posting limit, so the pace adapts:
+    a 429 lowers the method's rate by 15% (once per pause: the other calls already
+    in flight when it came are the same event), and every 50 calls without one raise
+    it by 5%, never above the configured rate. A fan-out then runs just under the
+    real limit with few 429s.
     """
 
     BURST_SECONDS = 10.0
+    BACK_OFF = 0.85
+    RECOVER_EVERY, RECOVER_BY = 50, 1.05
 
     def __init__(
         self,
@@ -151,7 +159,10 @@ class RateGate:
     ) -> None:
         self._clock = clock
         self._sleep = sleep
-        self._interval = {m: 60.0 / r for m, r in (calls_per_minute or {}).items() if r > 0}
+        self._ceiling = {m: r for m, r in (calls_per_minute or {}).items() if r > 0}
+        self.rate = dict(self._ceiling)  # current calls per minute, per method
+        self._ok_calls: dict[str, int] = {}
+        self._interval = {m: 60.0 / r for m, r in self.rate.items()}
         self._burst = {
             m: max(1.0, self.BURST_SECONDS / i) * i for m, i in self._interval.items()
         }  # in seconds of pace
@@ -165,7 +176,26 @@ class RateGate:
     def pause(self, method: str, seconds: float) -> None:
         with self._lock:
             self.pauses += 1
-            self._until[method] = max(self._until.get(method, 0.0), self._clock() + seconds)
+            already_paused = self._until.get(method, 0.0) > self._clock()
+            until = max(self._until.get(method, 0.0), self._clock() + seconds)
+            self._until[method] = until
+            # After a 429 the bucket starts empty: no burst straight into the next 429.
+            self._next[method] = max(self._next.get(method, 0.0), until)
+            if method in self.rate and not already_paused:
+                slower = max(self._ceiling[method] / 10, self.rate[method] * self.BACK_OFF)
+                self._set_rate(method, slower)
+
+    def _set_rate(self, method: str, rate: float) -> None:
+        self.rate[method] = rate
+        self._interval[method] = 60.0 / rate
+        self._ok_calls[method] = 0
+
+    def _count_ok(self, method: str) -> None:
+        if method not in self.rate or self.rate[method] >= self._ceiling[method]:
+            return
+        self._ok_calls[method] = self._ok_calls.get(method, 0) + 1
+        if self._ok_calls[method] >= self.RECOVER_EVERY:
+            self._set_rate(method, min(self._ceiling[method], self.rate[method] * self.RECOVER_BY))
 
     def acquire(self, method: str) -> None:
         """Wait for this method's next slot (and for any pause) before a call."""
@@ -176,10 +206,12 @@ class RateGate:
                 start = max(now, self._until.get(method, 0.0), slot)
                 if start - now <= 0.001:  # below clock resolution: go (and no busy loop)
                     self._next[method] = slot + self._interval.get(method, 0.0)
+                    self._count_ok(method)
                     return
                 if self._until.get(method, 0.0) < start:
                     # Only the pace holds us back: take the slot now, then sleep to it.
                     self._next[method] = start + self._interval.get(method, 0.0)
+                    self._count_ok(method)
                     reserved = True
                 else:
                     reserved = False  # paused: look again when the pause ends
