@@ -6,7 +6,13 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["bench.launch_calls"]
+BENCHMARKS = [
+    "bench.launch_calls",
+    "bench.hook_latency",
+    "bench.fanout",
+    "bench.memory",
+    "bench.okta_requests",
+]
 
 
 def main(names: list[str]) -> None:

@@ -159,6 +159,7 @@ class FakeOkta(FakeHTTPServer):
         self.token_requests = 0
         self._window_end = 0.0
         self._window_used = 0
+        self.rate_limited = 0  # 429 answers, enforced or injected
 
     # -- lifecycle -------------------------------------------------------------
     @property
@@ -406,6 +407,7 @@ class FakeOkta(FakeHTTPServer):
     def _fault_response(self, fault: Fault) -> Response:
         headers: dict[str, str] = {}
         if fault.status == 429:
+            self.rate_limited += 1
             headers["X-Rate-Limit-Remaining"] = "0"
             if fault.reset_in is not None:
                 headers["X-Rate-Limit-Reset"] = str(int(self.clock() + fault.reset_in))
@@ -461,6 +463,7 @@ class FakeOkta(FakeHTTPServer):
     def _answer(self, request: Request) -> Response:
         limit = self.rate_limit_per_minute
         if limit is not None and self._window_used > limit:
+            self.rate_limited += 1
             return _json(429, ERROR_429)
         if request.path == "/oauth2/v1/token" and request.method == "POST":
             return self._token(request)
