@@ -154,17 +154,25 @@ class Outbox:
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 3600.0,
         stop: threading.Event | None = None,
+        send: bool = True,
     ) -> DrainResult:
         """Drain ``scopes`` until each of their messages is sent or has failed for good.
 
         Rows another process is sending count as unsettled until it marks them, so
         this polls at least once a second. ``stop`` (worker shutdown) ends the wait
-        early; whatever is left is sent later by whoever runs next.
+        early; whatever is left is sent later by whoever runs next. ``send=False``
+        only waits: inside the worker, its main loop is the one sender, so a crash
+        leaves at most one message in flight.
         """
         total = DrainResult()
         deadline = time.monotonic() + timeout
         while True:
-            total.add(self.drain(scopes))
+            if send:
+                total.add(self.drain(scopes))
+            else:
+                problem = self.store.state("slack_auth_error")
+                if isinstance(problem, dict):  # the sender stopped: waiting is pointless
+                    total.auth_error = str(problem.get("error") or "slack auth error")
             if total.auth_error or not self.store.unsettled(scopes):
                 return total
             if stop is not None and stop.is_set():

@@ -20,7 +20,7 @@ from app.config import Settings
 from app.directory import Resolution
 from app.messages import Message, MessageContext
 from app.models import Campaign, Person
-from app.store import DeliveryScope, PlannedDelivery
+from app.store import DeliveryScope, LedgerKey, PlannedDelivery
 from app.timeutil import zone
 
 __all__ = [
@@ -59,7 +59,7 @@ class Plan:
     rows: list[PlannedDelivery] = field(default_factory=list)
     mapping: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)  # "email (reason)"
-    queued: list[str] = field(default_factory=list)  # recipients whose rows became pending
+    queued: list[LedgerKey] = field(default_factory=list)  # rows that became pending
     scopes: list[DeliveryScope] = field(default_factory=list)
 
     def extend(self, other: Plan) -> None:

@@ -34,7 +34,7 @@ from app.messages import final_notice_message, launch_message, reminder_message,
 from app.models import Campaign, ReviewerTally
 from app.okta import OktaAuthError, OktaError, OktaNotFound
 from app.planning import Plan, Recipient, commit, message_context, prepare, resolve
-from app.store import DeliveryScope
+from app.store import DeliveryScope, LedgerKey
 from app.timeutil import zone
 
 __all__ = [
@@ -125,6 +125,7 @@ class ReminderPass:
         dry_run: bool,
         out: TextIO | None = None,
         stop: threading.Event | None = None,
+        send: bool = True,
     ) -> None:
         self.services = services
         self.settings = services.settings
@@ -133,7 +134,9 @@ class ReminderPass:
         self.out = out or sys.stdout
         self.result = PassResult()
         self.scopes: list[DeliveryScope] = []
+        self.queued: list[LedgerKey] = []  # what this pass queued
         self.stop = stop
+        self.send = send
 
     def _today_in(self, tz: ZoneInfo) -> date:
         return self.today or local_date(self.services.clock(), tz)
@@ -162,12 +165,14 @@ class ReminderPass:
                 log.error("reminder pass: campaign %s skipped: %s", stored.id, exc)
         if not self.dry_run and self.scopes and not self.result.auth_error:
             drained = self.services.outbox.settle(
-                self.scopes, sleep=self.services.sleep, stop=self.stop
+                self.scopes, sleep=self.services.sleep, stop=self.stop, send=self.send
             )
-            self.result.sent += drained.sent
-            self.result.failed += drained.failed
             self.result.auth_error = drained.auth_error
             self.result.errors += drained.errors
+            # Whoever sent them (this process or the worker), count what became of ours.
+            outcome = self.services.store.ledger_outcomes(self.queued)
+            self.result.sent = outcome.get("sent", 0)
+            self.result.failed = outcome.get("failed", 0)
         return self.result
 
     def _retire(self, campaign: Campaign, reason: str) -> None:
@@ -278,6 +283,7 @@ class ReminderPass:
         }
         fresh = [r for r in plan.rows if (r.recipient, r.kind, r.milestone) not in already]
         commit(self.services, plan, self.services.clock())
+        self.queued += plan.queued
         self.result.planned += len(plan.queued)
         self.result.unmapped += sum(1 for r in fresh if r.status == "unmapped")
         self.result.skipped += sum(1 for r in fresh if r.status == "skipped")
@@ -312,6 +318,7 @@ def run_reminder_pass(
     trigger: str = "command",
     out: TextIO | None = None,
     stop: threading.Event | None = None,
+    send: bool = True,
 ) -> PassResult:
     """One pass over every followed campaign; recorded in ``reminder_runs``."""
     store, clock = services.store, services.clock
@@ -320,7 +327,7 @@ def run_reminder_pass(
     run_id = store.start_reminder_run(
         trigger, today.isoformat() if today else None, False, os.getpid(), clock()
     )
-    result = ReminderPass(services, today=today, dry_run=False, out=out, stop=stop).run()
+    result = ReminderPass(services, today=today, dry_run=False, out=out, stop=stop, send=send).run()
     store.finish_reminder_run(run_id, result.summary(), clock())
     log.info("reminder pass (%s): %s", trigger, result.line())
     return result

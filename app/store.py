@@ -60,6 +60,10 @@ class ClaimedEvent:
     attempts: int
 
 
+# (campaign, recipient, kind, milestone): one message, at most once.
+LedgerKey = tuple[str, str, str, str]
+
+
 @dataclass(frozen=True)
 class EventOutcome:
     """What became of a claimed event: a final status, or back to pending at ``retry_at``."""
@@ -517,12 +521,12 @@ class Store:
             )
 
     # -- delivery ledger / outbox -----------------------------------------------------
-    def plan_deliveries(self, planned: Iterable[PlannedDelivery], now: datetime) -> list[str]:
+    def plan_deliveries(self, planned: Iterable[PlannedDelivery], now: datetime) -> list[LedgerKey]:
         """Record messages to send. A key already in the ledger is left alone, except
         an ``unmapped`` row, which is revived when the person can now be reached.
-        Returns the recipients whose rows became pending."""
+        Returns the keys of the rows that became pending."""
         stamp = iso(now)
-        queued: list[str] = []
+        queued: list[LedgerKey] = []
         with self.write() as db:
             for p in planned:
                 status = p.status
@@ -551,7 +555,7 @@ class Store:
                     ],
                 )
                 if cursor.rowcount and status == "pending":
-                    queued.append(p.recipient)
+                    queued.append((p.campaign_id, p.recipient, p.kind, p.milestone))
         return queued
 
     def ledger_keys(self, campaign_id: str, kind: str) -> dict[str, set[str]]:
@@ -806,6 +810,16 @@ class Store:
             params,
         )
         return row["t"] if row else None
+
+    def ledger_outcomes(self, keys: Sequence[LedgerKey]) -> dict[str, int]:
+        """Status counts of the given ledger keys (campaign, recipient, kind, milestone)."""
+        rows = self._rows(
+            "SELECT d.status, count(*) AS n FROM deliveries d JOIN json_each(?) k"
+            " ON d.campaign_id = k.value ->> 0 AND d.recipient = k.value ->> 1"
+            " AND d.kind = k.value ->> 2 AND d.milestone = k.value ->> 3 GROUP BY d.status",
+            [json.dumps(list(keys))],
+        )
+        return {r["status"]: r["n"] for r in rows}
 
     def delivery_counts(self, campaign_id: str | None = None) -> dict[str, int]:
         where, params = ("WHERE campaign_id = ?", [campaign_id]) if campaign_id else ("", [])

@@ -196,7 +196,8 @@ class Worker:
         assert self.services_factory is not None
         services = self.services_factory()
         try:
-            run_reminder_pass(services, trigger=trigger, stop=self._stop)
+            # The main loop sends; the pass plans and waits (one sender per process).
+            run_reminder_pass(services, trigger=trigger, stop=self._stop, send=False)
         finally:
             services.close()
 

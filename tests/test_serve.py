@@ -111,16 +111,13 @@ def test_four_web_workers_and_one_worker_run_one_reminder_pass(tmp_path, fake_ok
     fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
     # The campaign is known (stored) but its reviewers were never told: the pass's
     # safety net tells each of them once, and skips the day-7 reminder for them.
-    with serve(fake_okta, fake_slack, config=config, workdir=tmp_path) as served:
-        store = Store.open(served.db)
-        store.migrate()
-        from app.models import Campaign
+    from app.models import Campaign
 
-        campaign = Campaign.from_api(fake_okta._campaigns[campaign_id])
-        store.save_campaign(campaign, datetime.now(UTC))
-        served.process.send_signal(signal.SIGTERM)
-        served.process.wait(timeout=10)
+    store = Store.open(tmp_path / "certnotify.db")
+    store.migrate()
+    store.save_campaign(Campaign.from_api(fake_okta._campaigns[campaign_id]), datetime.now(UTC))
     with serve(fake_okta, fake_slack, config=config, workdir=tmp_path) as served:
+        assert served.db == tmp_path / "certnotify.db"
         wait_for(
             lambda: len(store.reminder_runs()) == 1 and store.reminder_runs()[0]["finished_at"]
         )
