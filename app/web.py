@@ -100,10 +100,14 @@ def receive() -> Response:
     if not ctx.secret_ok(request.headers.get(ctx.secret_header)):
         log.warning("hook delivery refused: missing or wrong secret from %s", request.remote_addr)
         return _problem(401, "missing or wrong secret")
-    # Chunked bodies have no Content-Length: read at most one byte past the limit.
-    raw = request.stream.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        return _problem(413, "body over 1 MiB")
+    if length is None:
+        # Chunked: no Content-Length to check first. Read one byte past the limit from
+        # the server's own stream (werkzeug's would stop at the limit and say nothing).
+        raw = request.environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            return _problem(413, "body over 1 MiB")
+    else:
+        raw = request.get_data(cache=False)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -22,7 +22,7 @@ from app.okta import OktaAuthError, OktaError, OktaUnavailable
 from app.outbox import DrainResult
 from app.schedule import ReminderSchedule
 from app.services import Services
-from app.slack import SlackTransientError
+from app.slack import SlackAuthError, SlackTransientError
 from app.store import ClaimedEvent, EventOutcome
 
 __all__ = ["AnotherWorkerRunning", "Worker"]
@@ -158,6 +158,14 @@ class Worker:
             )
             log.error("okta rejected our credentials: %s", exc)
             return EventOutcome(event.uuid, "pending", str(exc), now + timedelta(minutes=5))
+        except SlackAuthError as exc:
+            # Our Slack token, not this event: the outbox reports it; retry later.
+            now = self.services.clock()
+            store.set_state("slack_auth_error", {"error": exc.code, "at": now.isoformat()}, now)
+            log.error(
+                "slack rejected our token (%s); event %s kept for later", exc.code, event.uuid
+            )
+            return EventOutcome(event.uuid, "pending", exc.code, now + timedelta(minutes=5))
         except (OktaUnavailable, SlackTransientError, sqlite3.OperationalError) as exc:
             return self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
         except (OktaError, ValueError) as exc:

@@ -134,3 +134,44 @@ def test_four_web_workers_and_one_worker_run_one_reminder_pass(tmp_path, fake_ok
     assert len(store.reminder_runs()) == 1
     assert len(fake_slack.messages) == 5
     store.close()
+
+
+def test_hostile_requests_through_gunicorn_get_contract_answers(tmp_path, fake_okta, fake_slack):
+    """What the test client cannot show: chunked bodies, huge headers, a real server."""
+    import http.client
+
+    from app.store import Store
+
+    with serve(fake_okta, fake_slack, workdir=tmp_path) as served:
+        port = int(served.base.rsplit(":", 1)[1])
+        auth = {"Authorization": HOOK_SECRET, "Content-Type": "application/json"}
+        two_mib = b"{" + b" " * (2 * 1024 * 1024) + b"}"
+
+        def post(body, headers, chunked=False) -> int:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            if chunked:
+                chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+                conn.request("POST", "/hooks/okta", body=chunks, headers=headers,
+                             encode_chunked=True)  # fmt: skip
+            else:
+                conn.request("POST", "/hooks/okta", body=body, headers=headers)
+            status = conn.getresponse().status
+            conn.close()
+            return status
+
+        assert post(two_mib, auth) == 413
+        assert post(two_mib, {}) == 413  # too large is said before the secret is checked
+        assert post(two_mib, auth, chunked=True) == 413  # no Content-Length to go by
+        assert post(b"{not json", auth, chunked=True) == 400
+        assert post(json.dumps(sample("event-launch.json")).encode(), auth, chunked=True) == 204
+        # 10 KB: gunicorn refuses header fields over 8190 bytes itself (431); 5 KB reaches
+        # the app, which refuses challenges over 1 KiB (400). Never a 5xx.
+        for size, status in ((10_000, 431), (5_000, 400)):
+            challenge = {"x-okta-verification-challenge": 'a"b' + "c" * size}
+            assert httpx.get(f"{served.base}/hooks/okta", headers=challenge).status_code == status
+        quoted = httpx.get(f"{served.base}/hooks/okta",
+                           headers={"x-okta-verification-challenge": 'say "hi"'})  # fmt: skip
+        assert quoted.json() == {"verification": 'say "hi"'}
+        store = Store.open(served.db)
+        assert sum(store.inbox_counts().values()) == 1
+        store.close()
