@@ -110,11 +110,14 @@ def worker(obj: Context) -> None:
     services = obj.services("okta", "slack")
     # `kill -USR1 <pid>` prints every thread's stack: how to see what a stuck worker does.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    stop = threading.Event()
+    # The handler only records the signal (no locks: a second signal arriving inside
+    # Event.set() would deadlock); the worker's loop turns it into a stop.
+    signals: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, _frame: signals.append(signum))
+    worker = Worker(services, services_factory=lambda: Services.build(services.settings))
     try:
-        Worker(services, services_factory=lambda: Services.build(services.settings)).run(stop)
+        worker.run(threading.Event(), stop_requested=lambda: bool(signals))
     except AnotherWorkerRunning as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -76,9 +76,9 @@ def _free_port(preferred: int) -> int:
             return probe.getsockname()[1]
 
 
-def _wait_healthy(base: str, timeout: float = 30.0) -> bool:
+def _wait_healthy(base: str, supervisor: Supervisor, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not supervisor.signalled:
         try:
             if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
                 return True
@@ -88,12 +88,12 @@ def _wait_healthy(base: str, timeout: float = 30.0) -> bool:
     return False
 
 
-def _wait_settled(db_path: Path, timeout: float = 60.0) -> None:
+def _wait_settled(db_path: Path, supervisor: Supervisor, timeout: float = 60.0) -> None:
     """Until the inbox is processed and the outbox is empty (the worker printed every DM)."""
     store = Store.open(db_path)
     try:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not supervisor.signalled:
             inbox = store.inbox_counts()
             busy = inbox.get("pending", 0) + inbox.get("processing", 0)
             if not busy and sum(inbox.values()) and not store.unsettled():
@@ -162,9 +162,10 @@ def run_demo(port: int = 8080, out=sys.stdout) -> int:
         supervisor.install_signal_handlers()
         supervisor.start()
         try:
-            if not _wait_healthy(base):
+            if not _wait_healthy(base, supervisor):
+                if supervisor.signalled:
+                    return 0
                 say("the service did not become healthy within 30 s; see the errors above")
-                supervisor.stop()
                 return 1
             event = launch_event(campaign_id, name, datetime.now(UTC))
             event_file = workdir / "event-launch.json"
@@ -177,7 +178,9 @@ def run_demo(port: int = 8080, out=sys.stdout) -> int:
             )
             say(f"POST {base}/hooks/okta (campaign launch event) -> HTTP {response.status_code}")
             say()
-            _wait_settled(db_path)
+            _wait_settled(db_path, supervisor)
+            if supervisor.signalled:
+                return 0
             say()
             say("Done: one DM per reviewer with pending items. The service keeps running.")
             say("Send the same launch event again (it is a duplicate: 204, and nothing is sent):")

@@ -262,6 +262,13 @@ class Store:
     def claim_events(self, now: datetime, lease_seconds: float, limit: int) -> list[ClaimedEvent]:
         """Lease due events; a crashed worker's lease expires and the event is claimed again."""
         t = _ts(now)
+        # A read first: an idle worker then polls without ever taking the write lock.
+        if not self._one(
+            "SELECT 1 AS due FROM inbox WHERE (status = 'pending' AND coalesce(not_before, 0) <= ?)"
+            " OR (status = 'processing' AND lease_until < ?) LIMIT 1",
+            [t, t],
+        ):
+            return []
         with self.write() as db:
             rows = db.execute(
                 "UPDATE inbox SET status = 'processing', lease_until = ?, attempts = attempts + 1"
@@ -742,6 +749,13 @@ class Store:
     ) -> list[ClaimedDelivery]:
         t = _ts(now)
         scope_sql, scope_params = self._scope_sql(scopes)
+        if not self._one(
+            "SELECT 1 AS due FROM deliveries WHERE ((status = 'pending'"
+            " AND coalesce(not_before, 0) <= ?) OR (status = 'sending' AND lease_until < ?))"
+            f"{scope_sql} LIMIT 1",
+            [t, t, *scope_params],
+        ):
+            return []
         with self.write() as db:
             # scope_sql holds only "?" placeholders; the values are bound parameters.
             rows = db.execute(

@@ -74,6 +74,7 @@ class Supervisor:
         self.commands = dict(commands)
         self.env = dict(env)
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.signals: list[int] = []
         self._stopping = False
 
     def start(self) -> None:
@@ -98,27 +99,34 @@ class Supervisor:
                 child.wait()
 
     def install_signal_handlers(self) -> None:
-        def handler(signum: int, _frame: object) -> None:
-            self.stop()
-            raise SystemExit(0)
+        """SIGTERM/SIGINT only record the request; the main loop does the stopping.
 
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        A handler that stopped children itself (waiting, taking locks) could be
+        re-entered by the next signal (Ctrl-C reaches the whole process group, then
+        an orchestrator's SIGTERM follows) and exit half-way, orphaning a child."""
+        signal.signal(signal.SIGTERM, self._record_signal)
+        signal.signal(signal.SIGINT, self._record_signal)
+
+    def _record_signal(self, signum: int, _frame: object) -> None:
+        self.signals.append(signum)  # list.append takes no lock a signal could interrupt
+
+    @property
+    def signalled(self) -> bool:
+        return bool(self.signals)
 
     def wait(self) -> int:
-        """Block until a child exits; then stop the rest and return an exit code."""
-        try:
-            while True:
-                for name, child in self.children.items():
-                    code = child.poll()
-                    if code is not None:
-                        if not self._stopping:
-                            log.error("%s exited with code %d; stopping", name, code)
-                        self.stop()
-                        return code or 1
-                time.sleep(0.2)
-        except SystemExit:
-            return 0
+        """Block until a signal or a child's exit; then stop the rest, return an exit code."""
+        while True:
+            if self.signalled:
+                self.stop()
+                return 0
+            for name, child in self.children.items():
+                code = child.poll()
+                if code is not None:
+                    log.error("%s exited with code %d; stopping", name, code)
+                    self.stop()
+                    return code or 1
+            time.sleep(0.2)
 
 
 def child_env(config_path: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:

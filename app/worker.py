@@ -13,6 +13,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -243,7 +244,19 @@ class Worker:
         finally:
             store.close()
 
-    def run(self, stop: threading.Event) -> None:
+    def _nap(self, stop: threading.Event, stop_requested: Callable[[], bool]) -> None:
+        """Idle for poll_seconds, in short naps so a signal is noticed within 0.25 s."""
+        deadline = time.monotonic() + self.settings.poll_seconds
+        while not stop_requested() and not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(left, 0.25))
+
+    def run(
+        self, stop: threading.Event, stop_requested: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Loop until ``stop`` is set, or ``stop_requested()`` (a signal) says so."""
         self._stop = stop
         self.claim_singleton()
         log.info("worker started (pid %d)", self.pid)
@@ -256,13 +269,16 @@ class Worker:
             schedule.start()
         try:
             while not stop.is_set():
+                if stop_requested():
+                    stop.set()  # wakes the heartbeat thread and a running reminder pass
+                    break
                 try:
                     busy = self.tick()
                 except sqlite3.OperationalError as exc:
                     log.error("worker: database error: %s", exc)
                     busy = False
                 if not busy:
-                    stop.wait(self.settings.poll_seconds)
+                    self._nap(stop, stop_requested)
         finally:
             if schedule is not None:
                 schedule.shutdown()

@@ -26,8 +26,7 @@ REVIEWS, SCALE, LIMIT = 50_000, 60.0, 50
 
 def _read_campaign(inject_429: bool) -> tuple[int, int, int, float]:
     clock = TimeScale(SCALE)
-    epoch = lambda: clock.now().timestamp()  # noqa: E731 - the fake and the client share it
-    with FakeOkta(rate_limit_per_minute=LIMIT, clock=epoch) as okta, FakeSlack() as slack:
+    with FakeOkta(rate_limit_per_minute=LIMIT, clock=clock.epoch) as okta, FakeSlack() as slack:
         campaign_id = okta.generate_campaign(
             reviews=REVIEWS, reviewers=2_500, start=datetime.now(UTC)
         )

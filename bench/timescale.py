@@ -12,10 +12,19 @@ from datetime import UTC, datetime
 
 
 class TimeScale:
-    def __init__(self, scale: float) -> None:
+    def __init__(self, scale: float, t0: float | None = None, epoch0: float | None = None) -> None:
+        """``t0``/``epoch0`` let another process share this clock (CLOCK_MONOTONIC is
+        system-wide on Linux)."""
         self.scale = scale
-        self._t0 = time.monotonic()
-        self._epoch0 = time.time()
+        self._t0 = time.monotonic() if t0 is None else t0
+        self._epoch0 = time.time() if epoch0 is None else epoch0
+
+    @property
+    def origin(self) -> tuple[float, float, float]:
+        return self.scale, self._t0, self._epoch0
+
+    def epoch(self) -> float:
+        return self._epoch0 + self.monotonic()
 
     def monotonic(self) -> float:
         return (time.monotonic() - self._t0) * self.scale

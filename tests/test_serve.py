@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -175,3 +176,26 @@ def test_hostile_requests_through_gunicorn_get_contract_answers(tmp_path, fake_o
         store = Store.open(served.db)
         assert sum(store.inbox_counts().values()) == 1
         store.close()
+
+
+def test_a_volley_of_signals_stops_everything_and_orphans_nothing(tmp_path, fake_okta, fake_slack):
+    """Ctrl-C reaches the whole process group and an orchestrator's SIGTERM follows: the
+    handlers must not deadlock or exit half-way and leave a child running."""
+    env = service_env(fake_okta, fake_slack, tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(free_port())],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(children_of(proc.pid)) == 2, timeout=30)
+        time.sleep(1.0)  # let both children settle into their loops
+        family = children_of(proc.pid)
+        family += [pid for child in family for pid in children_of(child)]
+        for signum in (signal.SIGINT, signal.SIGINT, signal.SIGTERM, signal.SIGTERM):
+            os.killpg(proc.pid, signum)
+            time.sleep(0.02)
+        proc.wait(timeout=10)
+        wait_for(lambda: not any(alive(pid) for pid in family), timeout=5)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
