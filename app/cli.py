@@ -87,7 +87,10 @@ def serve(obj: Context, host: str | None, port: int | None, no_worker: bool) -> 
     Store.open(settings.database.path).migrate()
     commands = {
         "web": gunicorn_command(
-            host or settings.server.host, port or settings.server.port, settings.server.web_workers
+            host or settings.server.host,
+            port or settings.server.port,
+            settings.server.web_workers,
+            settings.server.web_threads,
         )
     }
     if not no_worker:

@@ -142,7 +142,11 @@ class DatabaseSettings(_Section):
 class ServerSettings(_Section):
     host: str = "0.0.0.0"  # noqa: S104 - a container must listen beyond loopback
     port: int = Field(8080, ge=1, le=65535)
-    web_workers: int = Field(2, ge=1, le=32)
+    # One process with many threads: hooks are I/O-bound (they wait for the group
+    # commit), and one process means one intake writer batching everything (see
+    # README, Performance). More processes help only when Flask's CPU is the limit.
+    web_workers: int = Field(1, ge=1, le=32)
+    web_threads: int = Field(16, ge=1, le=64)
 
 
 class WorkerSettings(_Section):

@@ -154,7 +154,7 @@ def run_demo(port: int = 8080, out=sys.stdout) -> int:
         env.pop("SLACK_BOT_TOKEN", None)
         supervisor = Supervisor(
             {
-                "web": gunicorn_command("127.0.0.1", port, 1, access_log=False),
+                "web": gunicorn_command("127.0.0.1", port, 1, 4, access_log=False),
                 "worker": worker_command(str(config_path)),
             },
             env,

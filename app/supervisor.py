@@ -25,7 +25,9 @@ STOP_TIMEOUT = 10.0
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
-def gunicorn_command(host: str, port: int, workers: int, *, access_log: bool = True) -> list[str]:
+def gunicorn_command(
+    host: str, port: int, workers: int, threads: int = 4, *, access_log: bool = True
+) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -39,7 +41,7 @@ def gunicorn_command(host: str, port: int, workers: int, *, access_log: bool = T
         "--worker-class",
         "gthread",
         "--threads",
-        "4",
+        str(threads),
         "--timeout",
         "30",
         "--graceful-timeout",
