@@ -405,22 +405,7 @@ class Store:
                 ),
                 pk=("campaign_id", "recipient"),
             )
-            db.execute("DELETE FROM unresolved_reviews WHERE campaign_id = ?", [campaign_id])
-            db["unresolved_reviews"].insert_all(
-                (
-                    {
-                        "campaign_id": campaign_id,
-                        "review_id": u.review_id,
-                        "reviewer_type": u.reviewer_type,
-                        "group_id": u.group_id,
-                        "group_name": u.group_name,
-                        "seen_at": stamp,
-                    }
-                    for u in unresolved
-                ),
-                pk=("campaign_id", "review_id"),
-                replace=True,
-            )
+            self._replace_unresolved(campaign_id, unresolved, stamp)
 
     def refresh_pending(
         self,
@@ -462,22 +447,28 @@ class Store:
                     for c in counts
                 ],
             )
-            db.execute("DELETE FROM unresolved_reviews WHERE campaign_id = ?", [campaign_id])
-            db["unresolved_reviews"].insert_all(
-                (
-                    {
-                        "campaign_id": campaign_id,
-                        "review_id": u.review_id,
-                        "reviewer_type": u.reviewer_type,
-                        "group_id": u.group_id,
-                        "group_name": u.group_name,
-                        "seen_at": stamp,
-                    }
-                    for u in unresolved
-                ),
-                pk=("campaign_id", "review_id"),
-                replace=True,
-            )
+            self._replace_unresolved(campaign_id, unresolved, stamp)
+
+    def _replace_unresolved(
+        self, campaign_id: str, unresolved: Iterable[UnresolvedReview], stamp: str
+    ) -> None:
+        """The campaign's pending reviews without a person, as of this read (in a write)."""
+        self.db.execute("DELETE FROM unresolved_reviews WHERE campaign_id = ?", [campaign_id])
+        self.db["unresolved_reviews"].insert_all(
+            (
+                {
+                    "campaign_id": campaign_id,
+                    "review_id": u.review_id,
+                    "reviewer_type": u.reviewer_type,
+                    "group_id": u.group_id,
+                    "group_name": u.group_name,
+                    "seen_at": stamp,
+                }
+                for u in unresolved
+            ),
+            pk=("campaign_id", "review_id"),
+            replace=True,
+        )
 
     def set_reviewer_slack(
         self, campaign_id: str, mapping: dict[str, tuple[str | None, str]]
