@@ -66,6 +66,32 @@ def launch_event(campaign_id: str, campaign_name: str, when: datetime) -> dict:
     }
 
 
+def reassign_event(campaign_id: str, review_id: str, actor: dict, when: datetime) -> dict:
+    """An envelope with one reassignment (``certification.campaign.item.decide`` DELEGATE)."""
+    envelope = launch_event(campaign_id, "", when)
+    event = envelope["data"]["events"][0]
+    event.update(
+        eventType="certification.campaign.item.decide",
+        displayMessage="Decision on a campaign item",
+        outcome={"result": "SKIPPED", "reason": None},
+        actor={
+            "id": actor["id"],
+            "type": "User",
+            "alternateId": actor["email"],
+            "displayName": f"{actor['firstName']} {actor['lastName']}",
+        },
+        debugContext={
+            "debugData": {
+                "campaignId": campaign_id,
+                "campaignItemReviewerId": review_id,
+                "campaignItemDecision": "DELEGATE",
+                "campaignItemDecisionNotes": "You own this application now.",
+            }
+        },
+    )
+    return envelope
+
+
 def _free_port(preferred: int) -> int:
     with socket.socket() as probe:
         try:
@@ -113,7 +139,8 @@ def run_demo(port: int = 8080, out=sys.stdout) -> int:
     config_path.write_text(
         "slack:\n  dry_run: true      # print messages instead of sending them\n"
         f"database:\n  path: {db_path}\n"
-        "messages:\n  org_name: Acme (simulated org)\n",
+        "messages:\n  org_name: Acme (simulated org)\n"
+        "reassign:\n  coalesce_seconds: 3   # 30 by default; short for the demo\n",
         encoding="utf-8",
     )
     hook_secret = secrets.token_urlsafe(24)
@@ -183,11 +210,29 @@ def run_demo(port: int = 8080, out=sys.stdout) -> int:
                 return 0
             say()
             say("Done: one DM per reviewer with pending items. The service keeps running.")
-            say("Send the same launch event again (it is a duplicate: 204, and nothing is sent):")
-            say(
+            # A reviewer hands one item to someone new, for the curl below.
+            review = okta.reviews_of(campaign_id)[0]
+            newcomer = {
+                "id": "00uDemoNewReviewer00",
+                "email": "dana.kim@example.com",
+                "firstName": "Dana",
+                "lastName": "Kim",
+                "status": "ACTIVE",
+                "type": "USER",
+            }
+            okta.reassign(review["id"], newcomer)
+            reassign_file = workdir / "event-reassign.json"
+            reassign_file.write_text(json.dumps(reassign_event(
+                campaign_id, review["id"], review["reviewerProfile"], datetime.now(UTC)
+            ), indent=2), encoding="utf-8")  # fmt: skip
+            curl = (
                 f"  curl -i -X POST {base}/hooks/okta -H 'Authorization: {hook_secret}'"
-                f" -H 'Content-Type: application/json' --data @{event_file}"
+                " -H 'Content-Type: application/json' --data @"
             )
+            say("Try a reassignment (Dana Kim gets one DM a few seconds later):")
+            say(curl + str(reassign_file))
+            say("Send the launch event again (a duplicate: 204, and nothing is sent):")
+            say(curl + str(event_file))
             say(f"Health: curl -s {base}/healthz")
             say(f"Status: .venv/bin/certnotify --config {config_path} status")
             say("Press Ctrl-C to stop.")
