@@ -227,11 +227,12 @@ class ReminderPass:
             )
         )  # fmt: skip
         # Told in this very pass: no launch row yet, or an unmapped one that can now be sent.
-        launched = store.delivery_statuses(campaign.id, "launch")
+        ledger = store.ledger_statuses(campaign.id)
+        launched = {key: ledger.get((key, "launch", "")) for key in plan.mapping}
         newly_told = {
             r.person.key
             for r in untold
-            if launched.get(r.person.key) is None
+            if launched[r.person.key] is None
             or (launched[r.person.key] == "unmapped" and plan.mapping[r.person.key][0])
         }
 
@@ -243,7 +244,7 @@ class ReminderPass:
                 self._reminders(campaign, pending, resolutions, ctx, milestone, milestones,
                                 newly_told, tz)
             )  # fmt: skip
-        self._record(campaign, plan)
+        self._record(campaign, plan, ledger)
 
     def _reminders(self, campaign, pending, resolutions, ctx, milestone, milestones,
                    newly_told, tz) -> Plan:  # fmt: skip
@@ -273,15 +274,14 @@ class ReminderPass:
             render=render,
         )  # fmt: skip
 
-    def _record(self, campaign: Campaign, plan: Plan) -> None:
-        store = self.services.store
+    def _record(
+        self, campaign: Campaign, plan: Plan, ledger: dict[tuple[str, str, str], str]
+    ) -> None:
+        """``ledger``: the campaign's rows before this pass (store.ledger_statuses)."""
         if self.dry_run:
-            self._print(campaign, plan)
+            self._print(campaign, plan, ledger)
             return
-        already = {
-            (d["recipient"], d["kind"], d["milestone"]) for d in store.deliveries(campaign.id)
-        }
-        fresh = [r for r in plan.rows if (r.recipient, r.kind, r.milestone) not in already]
+        fresh = [r for r in plan.rows if (r.recipient, r.kind, r.milestone) not in ledger]
         commit(self.services, plan, self.services.clock())
         self.queued += plan.queued
         self.result.planned += len(plan.queued)
@@ -289,14 +289,12 @@ class ReminderPass:
         self.result.skipped += sum(1 for r in fresh if r.status == "skipped")
         self.scopes += [s for s in plan.scopes if s not in self.scopes]
 
-    def _print(self, campaign: Campaign, plan: Plan) -> None:
+    def _print(
+        self, campaign: Campaign, plan: Plan, ledger: dict[tuple[str, str, str], str]
+    ) -> None:
         """Dry run: show what a real pass would send, given what the ledger already has."""
-        existing = {
-            (d["recipient"], d["kind"], d["milestone"]): d["status"]
-            for d in self.services.store.deliveries(campaign.id)
-        }
         for row in plan.rows:
-            status = existing.get((row.recipient, row.kind, row.milestone))
+            status = ledger.get((row.recipient, row.kind, row.milestone))
             if status not in (None, "unmapped") or row.status == "skipped":
                 continue
             if row.status == "unmapped":

@@ -116,6 +116,17 @@ class ClaimedDelivery:
     attempts: int
 
 
+# Rows a worker may claim now (two "?": now, now): due and free, or leased by a worker
+# whose lease ran out. The idle-poll read and the claim itself use the same test.
+_INBOX_DUE = (
+    "(status = 'pending' AND coalesce(not_before, 0) <= ?)"
+    " OR (status = 'processing' AND lease_until < ?)"
+)
+_DELIVERY_DUE = (
+    "(status = 'pending' AND coalesce(not_before, 0) <= ?)"
+    " OR (status = 'sending' AND lease_until < ?)"
+)
+
 # ~40 MB of WAL before a hook connection checkpoints by itself (the worker's do it at ~4 MB).
 INTAKE_CHECKPOINT_PAGES = 10_000
 
@@ -263,18 +274,12 @@ class Store:
         """Lease due events; a crashed worker's lease expires and the event is claimed again."""
         t = _ts(now)
         # A read first: an idle worker then polls without ever taking the write lock.
-        if not self._one(
-            "SELECT 1 AS due FROM inbox WHERE (status = 'pending' AND coalesce(not_before, 0) <= ?)"
-            " OR (status = 'processing' AND lease_until < ?) LIMIT 1",
-            [t, t],
-        ):
+        if not self._one(f"SELECT 1 AS due FROM inbox WHERE {_INBOX_DUE} LIMIT 1", [t, t]):
             return []
         with self.write() as db:
             rows = db.execute(
                 "UPDATE inbox SET status = 'processing', lease_until = ?, attempts = attempts + 1"
-                " WHERE uuid IN (SELECT uuid FROM inbox WHERE"
-                "  (status = 'pending' AND coalesce(not_before, 0) <= ?)"
-                "  OR (status = 'processing' AND lease_until < ?)"
+                f" WHERE uuid IN (SELECT uuid FROM inbox WHERE {_INBOX_DUE}"
                 "  ORDER BY published, received_ts LIMIT ?)"
                 " RETURNING uuid, event_id, event_type, campaign_id, received_ts, payload,"
                 " attempts",
@@ -556,16 +561,14 @@ class Store:
                     queued.append((p.campaign_id, p.recipient, p.kind, p.milestone))
         return queued
 
-    def ledger_keys(self, campaign_id: str, kind: str) -> dict[str, set[str]]:
-        """recipient -> milestones already in the ledger for this campaign and kind."""
+    def ledger_statuses(self, campaign_id: str) -> dict[tuple[str, str, str], str]:
+        """(recipient, kind, milestone) -> status, for every ledger row of the campaign
+        (keys and status only: the rendered messages stay on disk)."""
         rows = self._rows(
-            "SELECT recipient, milestone FROM deliveries WHERE campaign_id = ? AND kind = ?",
-            [campaign_id, kind],
+            "SELECT recipient, kind, milestone, status FROM deliveries WHERE campaign_id = ?",
+            [campaign_id],
         )
-        keys: dict[str, set[str]] = {}
-        for r in rows:
-            keys.setdefault(r["recipient"], set()).add(r["milestone"])
-        return keys
+        return {(r["recipient"], r["kind"], r["milestone"]): r["status"] for r in rows}
 
     def first_told(self, campaign_id: str) -> dict[str, datetime]:
         """recipient -> when they were first told about the campaign: a launch or
@@ -590,14 +593,6 @@ class Store:
             at = datetime.fromtimestamp(r["t"], UTC)
             told[r["recipient"]] = min(told.get(r["recipient"], at), at)
         return told
-
-    def delivery_statuses(self, campaign_id: str, kind: str) -> dict[str, str]:
-        """recipient -> status of their row of this kind (kinds with one row per person)."""
-        rows = self._rows(
-            "SELECT recipient, status FROM deliveries WHERE campaign_id = ? AND kind = ?",
-            [campaign_id, kind],
-        )
-        return {r["recipient"]: r["status"] for r in rows}
 
     def reassigned_recipients(self, campaign_id: str) -> set[str]:
         """Everyone handed items in this campaign by a reassignment we saw."""
@@ -740,22 +735,17 @@ class Store:
     ) -> list[ClaimedDelivery]:
         t = _ts(now)
         scope_sql, scope_params = self._scope_sql(scopes)
+        # scope_sql holds only "?" placeholders; the values are bound parameters.
+        due = f"({_DELIVERY_DUE}){scope_sql}"
         if not self._one(
-            "SELECT 1 AS due FROM deliveries WHERE ((status = 'pending'"
-            " AND coalesce(not_before, 0) <= ?) OR (status = 'sending' AND lease_until < ?))"
-            f"{scope_sql} LIMIT 1",
-            [t, t, *scope_params],
+            f"SELECT 1 AS due FROM deliveries WHERE {due} LIMIT 1", [t, t, *scope_params]
         ):
             return []
         with self.write() as db:
-            # scope_sql holds only "?" placeholders; the values are bound parameters.
             rows = db.execute(
                 "UPDATE deliveries SET status = 'sending', lease_until = ?,"
                 " attempts = attempts + 1, updated_at = ?"
-                " WHERE id IN (SELECT id FROM deliveries WHERE"
-                "  ((status = 'pending' AND coalesce(not_before, 0) <= ?)"
-                "   OR (status = 'sending' AND lease_until < ?))"
-                f"  {scope_sql} ORDER BY id LIMIT ?)"
+                f" WHERE id IN (SELECT id FROM deliveries WHERE {due} ORDER BY id LIMIT ?)"
                 " RETURNING id, campaign_id, recipient, kind, milestone, slack_user_id, text,"
                 " blocks, attempts",
                 [t + lease_seconds, iso(now), t, t, *scope_params, limit],

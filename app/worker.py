@@ -24,7 +24,8 @@ from app.outbox import DrainResult
 from app.schedule import ReminderSchedule
 from app.services import Services
 from app.slack import SlackAuthError, SlackTransientError
-from app.store import ClaimedEvent, EventOutcome
+from app.store import ClaimedEvent, EventOutcome, Store
+from app.timeutil import iso
 
 __all__ = ["AnotherWorkerRunning", "Worker"]
 
@@ -114,14 +115,18 @@ class Worker:
                 )
         self.heartbeat()
 
+    def _beat(self, store: Store) -> datetime:
+        now = self.services.clock()
+        store.set_state(
+            HEARTBEAT_KEY, {"ts": now.timestamp(), "pid": self.pid, "host": self.host}, now
+        )
+        return now
+
     def heartbeat(self) -> None:
         now = self.services.clock()
         if self._last_beat is not None and now - self._last_beat < timedelta(seconds=1):
             return  # at most once a second from the loop; the heartbeat thread does the rest
-        self._last_beat = now
-        self.services.store.set_state(
-            HEARTBEAT_KEY, {"ts": now.timestamp(), "pid": self.pid, "host": self.host}, now
-        )
+        self._last_beat = self._beat(self.services.store)
 
     # -- events ------------------------------------------------------------------
     def _retry(self, event: ClaimedEvent, delay: float, error: str) -> EventOutcome:
@@ -140,6 +145,14 @@ class Worker:
         )
         return EventOutcome(event.uuid, "pending", error, now + timedelta(seconds=delay))
 
+    def _credentials_rejected(self, event: ClaimedEvent, key: str, error: str) -> EventOutcome:
+        """Our Okta or Slack credentials, not this event: keep it, say so (``/healthz``,
+        ``status``), and try again in five minutes."""
+        now = self.services.clock()
+        self.services.store.set_state(key, {"error": error, "at": iso(now)}, now)
+        log.error("%s: %s; event %s kept for later", key.replace("_", " "), error, event.uuid)
+        return EventOutcome(event.uuid, "pending", error, now + timedelta(minutes=5))
+
     def process(self, event: ClaimedEvent) -> EventOutcome:
         """Run the event's handler; say what became of it (the caller records it)."""
         store = self.services.store
@@ -152,21 +165,9 @@ class Worker:
         except RetryLater as exc:
             return self._retry(event, exc.delay, str(exc))
         except OktaAuthError as exc:
-            # Our credentials, not this event: keep it, say so loudly, try again later.
-            now = self.services.clock()
-            store.set_state(
-                "okta_auth_error", {"error": str(exc)[:300], "at": now.isoformat()}, now
-            )
-            log.error("okta rejected our credentials: %s", exc)
-            return EventOutcome(event.uuid, "pending", str(exc), now + timedelta(minutes=5))
+            return self._credentials_rejected(event, "okta_auth_error", str(exc)[:300])
         except SlackAuthError as exc:
-            # Our Slack token, not this event: the outbox reports it; retry later.
-            now = self.services.clock()
-            store.set_state("slack_auth_error", {"error": exc.code, "at": now.isoformat()}, now)
-            log.error(
-                "slack rejected our token (%s); event %s kept for later", exc.code, event.uuid
-            )
-            return EventOutcome(event.uuid, "pending", exc.code, now + timedelta(minutes=5))
+            return self._credentials_rejected(event, "slack_auth_error", exc.code)
         except (OktaUnavailable, SlackTransientError, sqlite3.OperationalError) as exc:
             return self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
         except (OktaError, ValueError) as exc:
@@ -226,19 +227,12 @@ class Worker:
     def _beat_until(self, stop: threading.Event) -> None:
         """Heartbeat from its own thread (and connection): a long launch or an Okta
         rate-limit wait inside a tick must not make the worker look dead."""
-        from app.store import Store
-
         db = self.services.settings.database
         store = Store.open(db.path, db.busy_timeout_seconds)
         try:
             while not stop.wait(HEARTBEAT_SECONDS):
-                now = self.services.clock()
                 try:
-                    store.set_state(
-                        HEARTBEAT_KEY,
-                        {"ts": now.timestamp(), "pid": self.pid, "host": self.host},
-                        now,
-                    )
+                    self._beat(store)
                 except sqlite3.OperationalError as exc:
                     log.warning("heartbeat not recorded: %s", exc)
         finally:
