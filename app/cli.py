@@ -107,9 +107,11 @@ def worker(obj: Context) -> None:
     """Process hook events, send messages, run the daily reminders. One per deployment."""
     import faulthandler
 
+    from app.lifeline import die_with_parent, parent_gone
     from app.services import Services
-    from app.worker import AnotherWorkerRunning, Worker
+    from app.worker import AnotherWorkerRunning, DatabaseReplaced, Worker
 
+    die_with_parent()  # under `serve`: never outlive it
     services = obj.services("okta", "slack")
     # `kill -USR1 <pid>` prints every thread's stack: how to see what a stuck worker does.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -118,13 +120,45 @@ def worker(obj: Context) -> None:
     signals: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, _frame: signals.append(signum))
-    worker = Worker(services, services_factory=lambda: Services.build(services.settings))
+    worker = Worker(
+        services,
+        services_factory=lambda: Services.build(
+            services.settings, store=None, slack=services.slack
+        ),
+    )
     try:
-        worker.run(threading.Event(), stop_requested=lambda: bool(signals))
+        worker.run(threading.Event(), stop_requested=lambda: bool(signals) or parent_gone())
     except AnotherWorkerRunning as exc:
         raise click.ClickException(str(exc)) from None
+    except DatabaseReplaced as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(3)
     finally:
         services.close()
+
+
+def _as_job(obj: Context, kind: str, args: dict[str, Any], *needs: str) -> None:
+    """Run a sending command through the live worker, or here when there is none; print
+    what it printed and exit with its code, either way."""
+    from app.jobs import JobError, hand_off_or_run
+    from app.services import Services
+
+    settings = obj.settings(*needs)
+    try:
+        code, output = hand_off_or_run(
+            settings.database.path,
+            settings.database.busy_timeout_seconds,
+            lambda: Services.build(settings),
+            kind,
+            args,
+        )
+    except JobError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output.get("out"):
+        click.echo(output["out"], nl=False)
+    if output.get("err"):
+        click.echo(output["err"], nl=False, err=True)
+    sys.exit(code)
 
 
 @cli.command()
@@ -140,16 +174,19 @@ def worker(obj: Context) -> None:
 @_exit_on_error
 def remind(obj: Context, for_date, dry_run: bool) -> None:
     """One reminder pass now (the daily job runs the same code)."""
+    day = for_date.date() if for_date else None
+    if not dry_run:
+        _as_job(obj, "remind", {"date": day.isoformat() if day else None}, "okta", "slack")
+        return
     from app.reminders import run_reminder_pass
 
+    # A dry run sends and records nothing, so it needs no turn as the sender.
     services = obj.services("okta", "slack")
     try:
-        result = run_reminder_pass(
-            services, today=for_date.date() if for_date else None, dry_run=dry_run
-        )
+        result = run_reminder_pass(services, today=day, dry_run=True)
     finally:
         services.close()
-    click.echo(result.line(dry_run))
+    click.echo(result.line(dry_run=True))
     for campaign_id in result.retired:
         click.echo(f"  retired: {campaign_id}")
     for error in result.errors:
@@ -164,30 +201,9 @@ def remind(obj: Context, for_date, dry_run: bool) -> None:
 @_exit_on_error
 def sync(obj: Context, campaign_id: str) -> None:
     """Fetch a campaign and notify its reviewers as if its launch event had arrived."""
-    from app.launch import RetryLater, launch_campaign
-
     if not is_okta_id(campaign_id):
         raise click.BadParameter("must be letters and digits only", param_hint="CAMPAIGN_ID")
-    services = obj.services("okta", "slack")
-    try:
-        try:
-            summary = launch_campaign(services, campaign_id)
-        except RetryLater as exc:
-            raise click.ClickException(
-                f"campaign {campaign_id}: {exc}; try again in a minute"
-            ) from None
-        click.echo(summary.line())
-        result = services.outbox.settle(summary.scopes, sleep=services.sleep)
-        click.echo(
-            f"sent={result.sent} unmapped={len(summary.unmapped)} failed={result.failed}"
-            + (f" slack_error={result.auth_error}" if result.auth_error else "")
-        )
-        for entry in summary.unmapped:
-            click.echo(f"  not in Slack: {entry}")
-        if result.auth_error:
-            sys.exit(1)
-    finally:
-        services.close()
+    _as_job(obj, "sync", {"campaign_id": campaign_id}, "okta", "slack")
 
 
 @cli.command("test-message")
@@ -199,26 +215,42 @@ def test_message_cmd(obj: Context, target: str) -> None:
     import getpass
     import re
 
-    from app.messages import test_message
+    if not ("@" in target and not target.startswith("#")) and not re.fullmatch(
+        r"[UWCGD][A-Z0-9]{2,20}|#[a-z0-9_-]{1,80}", target
+    ):
+        raise click.BadParameter(
+            "use an email, a Slack user id (U…) or #channel", param_hint="TARGET"
+        )
+    _as_job(obj, "test-message", {"target": target, "who": getpass.getuser()}, "slack")
 
-    services = obj.services("slack")
+
+@cli.command()
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
+    help="Start of the window (ISO time; UTC unless it carries an offset).",
+)
+@click.pass_obj
+@_exit_on_error
+def backfill(obj: Context, since) -> None:
+    """Read certification events from Okta's System Log since SINCE into the inbox."""
+    from datetime import UTC
+
+    from app.backfill import backfill as read_back
+
+    services = obj.services("okta")
     try:
-        channel = target
-        if "@" in target and not target.startswith("#"):
-            resolution = services.directory.resolve([target])[target.strip().lower()]
-            if not resolution.user_id:
-                raise click.ClickException(f"{target}: {resolution.reason}")
-            channel = resolution.user_id
-        elif not re.fullmatch(r"[UWCGD][A-Z0-9]{2,20}|#[a-z0-9_-]{1,80}", target):
-            raise click.BadParameter(
-                "use an email, a Slack user id (U…) or #channel", param_hint="TARGET"
-            )
+        start = since if since.tzinfo else since.replace(tzinfo=UTC)
         now = services.clock()
-        message = test_message(f"{getpass.getuser()}", now)
-        posted = services.slack.post(channel, message.text, message.blocks)
-        click.echo(f"sent to {target} (channel {posted.channel}, ts {posted.ts})")
+        if start >= now:
+            raise click.BadParameter("must be in the past", param_hint="--since")
+        result = read_back(services.okta, services.store, start, now)
     finally:
         services.close()
+    click.echo(result.line())
+    if result.new:
+        click.echo("the worker handles the queued events (ledger-keyed: nobody is told twice)")
 
 
 @cli.command()
@@ -227,18 +259,48 @@ def test_message_cmd(obj: Context, target: str) -> None:
 def status(obj: Context, as_json: bool) -> None:
     """Counts: campaigns, inbox, deliveries, last reminder run, worker heartbeat."""
     from app.status import collect_status, format_status
+    from app.store import DatabaseMissing, Store
+    from app.timeutil import system_clock
+    from app.worker_lock import WorkerLock
+
+    settings = obj.settings()
+    path = settings.database.path
+    # Read-only: a mistyped path must not create an empty database that says "none".
+    try:
+        store = Store.open(path, settings.database.busy_timeout_seconds, readonly=True)
+    except DatabaseMissing:
+        raise click.ClickException(
+            f"no database at {path} (check database.path / CERTNOTIFY_DB)"
+        ) from None
+    try:
+        if store.needs_migration():
+            raise click.ClickException(
+                f"the database at {path} needs migrating to this version of certnotify;"
+                " run `certnotify migrate` (serve and worker do it when they start)"
+            )
+        report = collect_status(store, system_clock(), WorkerLock(path))
+    finally:
+        store.close()
+    click.echo(json.dumps(report, indent=2) if as_json else format_status(report))
+
+
+@cli.command()
+@click.pass_obj
+def migrate(obj: Context) -> None:
+    """Create the database, or bring its schema up to this version of certnotify."""
     from app.store import Store
 
     settings = obj.settings()
     store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
     try:
+        before = store.needs_migration()
         store.migrate()
-        from app.timeutil import system_clock
-
-        report = collect_status(store, system_clock())
     finally:
         store.close()
-    click.echo(json.dumps(report, indent=2) if as_json else format_status(report))
+    click.echo(
+        f"database {settings.database.path}: "
+        + ("migrated to the current schema" if before else "already current")
+    )
 
 
 @cli.command()

@@ -151,7 +151,9 @@ class ServerSettings(_Section):
 
 class WorkerSettings(_Section):
     poll_seconds: float = Field(1.0, gt=0, le=60)
-    lease_seconds: float = Field(120.0, ge=5, le=3600)
+    # Ignored since the worker lock replaced leases; accepted so an older config.yaml
+    # still starts (see README, Upgrading).
+    lease_seconds: float | None = Field(None, ge=0)
     max_attempts: int = Field(8, ge=1, le=100)
     batch_size: int = Field(50, ge=1, le=1000)
 

@@ -66,17 +66,21 @@ class SlackDirectory:
         self.max_age = timedelta(hours=max_age_hours)
         self.sweep_min_unknown = sweep_min_unknown
 
-    def resolve(self, emails: Iterable[str], *, persist: bool = True) -> dict[str, Resolution]:
+    def resolve(
+        self, emails: Iterable[str], *, persist: bool = True, fresh: bool = False
+    ) -> dict[str, Resolution]:
         """Lower-cased email -> Resolution, for every email given.
 
-        ``persist=False`` (dry runs) asks Slack as needed but writes nothing."""
+        ``persist=False`` (dry runs) asks Slack as needed but writes nothing;
+        ``fresh=True`` ignores the cache (``test-message``: someone invited an hour ago
+        must not be "not found" for another day)."""
         wanted = {e.strip().lower() for e in emails if e and e.strip()}
         if isinstance(self.slack, DryRunSlack):
             return {e: Resolution(DryRunSlack.PREFIX + e, "mapped") for e in wanted}
         now = self.clock()
-        known = self.store.cached_slack_users(wanted, now - self.max_age)
+        known = {} if fresh else self.store.cached_slack_users(wanted, now - self.max_age)
         unknown = wanted - known.keys()
-        if unknown and self._should_sweep(len(unknown)):
+        if unknown and not fresh and self._should_sweep(len(unknown)):
             known.update(self._sweep(unknown, persist))
             unknown = wanted - known.keys()
         if unknown:

@@ -27,6 +27,7 @@ __all__ = [
     "EnvelopeError",
     "EventView",
     "HookEvent",
+    "check_event",
     "parse_envelope",
 ]
 
@@ -71,7 +72,7 @@ def _debug_data(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return data if isinstance(data, Mapping) else {}
 
 
-def _check_event(event: object) -> HookEvent | str:
+def check_event(event: object) -> HookEvent | str:
     """A ``HookEvent``, or the reason the event is dropped."""
     if not isinstance(event, Mapping):
         return "event is not an object"
@@ -116,7 +117,7 @@ def parse_envelope(body: object, raw_body: bytes = b"") -> Delivery:
     delivery = Delivery(event_id=event_id)
     seen: set[str] = set()
     for event in events:
-        checked = _check_event(event)
+        checked = check_event(event)
         if isinstance(checked, str):
             delivery.dropped.append(checked)
         elif checked.uuid in seen:

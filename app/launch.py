@@ -65,7 +65,9 @@ def campaign_has_ended(services, campaign: Campaign) -> str:
     return ""
 
 
-def launch_campaign(services, campaign_id: str) -> LaunchSummary:
+def launch_campaign(services, campaign_id: str, *, revive: bool = False) -> LaunchSummary:
+    """``revive`` (``certnotify sync``): a campaign retired here that Okta says is still
+    running (retired after a misconfiguration, say) is followed again."""
     now = services.clock()
     campaign = Campaign.from_api(services.okta.get_campaign(campaign_id))
     summary = LaunchSummary(campaign_id=campaign.id, name=campaign.name)
@@ -74,6 +76,13 @@ def launch_campaign(services, campaign_id: str) -> LaunchSummary:
         raise RetryLater("campaign is still LAUNCHING", delay=60.0)
     services.store.save_campaign(campaign, now, launched=True)
     ended = campaign_has_ended(services, campaign)
+    if (
+        revive
+        and not ended
+        and campaign.status == "ACTIVE"
+        and services.store.unretire_campaign(campaign.id)
+    ):
+        log.info("campaign %s is active in Okta: followed again", campaign.id)
     if ended:
         services.store.retire_campaign(campaign.id, ended, now)
         summary.skipped = f"not announced: {ended}"

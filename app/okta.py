@@ -42,7 +42,19 @@ log = logging.getLogger(__name__)
 
 REVIEWS_PATH = "/governance/api/v1/reviews"
 CAMPAIGNS_PATH = "/governance/api/v1/campaigns"
+LOGS_PATH = "/api/v1/logs"
 PAGE_SIZE = 200  # the API's maximum
+LOG_PAGE_SIZE = 1000  # the System Log's maximum
+# A campaign with more pages than this (a million reviews) is a paging loop, not a campaign.
+MAX_PAGES = 5000
+# After an outage, calls wait this long before trying again, doubling up to the cap:
+# one probe per wait, however many events are queued behind it.
+OUTAGE_BACKOFF_FIRST = 30.0
+OUTAGE_BACKOFF_MAX = 900.0
+# What says "Okta is down or throttling us" (all calls wait): no answer at all (None),
+# 429, and the gateway/unavailable 5xx. A plain 500 is about the one request.
+CIRCUIT_STATUSES = {None, 429, 502, 503, 504}
+RESOURCE_RETRY_SECONDS = 300.0
 _LINK_NEXT = re.compile(r"<([^>]+)>\s*;\s*rel=\"?next\"?")
 
 
@@ -70,9 +82,18 @@ class OktaFilterRejected(OktaError):
 
 
 class OktaUnavailable(OktaError):
-    """5xx, timeouts or rate limits that outlasted our retries: try again later."""
+    """5xx, timeouts, connection errors or rate limits that outlasted our retries.
+
+    Not the work's fault: whatever needed Okta waits (``retry_at``, epoch seconds) and
+    keeps its tries."""
 
     permanent = False
+
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str = "", retry_at: float = 0.0
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_at = retry_at
 
 
 class SSWSAuth(httpx.Auth):
@@ -180,6 +201,10 @@ class OktaClient:
         # for the rest of this client's life instead of paying a 400 per campaign.
         self.combined_filter_ok = True
         self.requests_sent = 0
+        # Outage circuit: after OktaUnavailable, calls fail at once until _down_until.
+        self._down_until = 0.0
+        self._outage_backoff = 0.0
+        self.outage: str = ""  # the last outage's error, "" while Okta answers
 
     def close(self) -> None:
         self.http.close()
@@ -192,6 +217,46 @@ class OktaClient:
     def get_review(self, review_id: str) -> dict[str, Any]:
         _require_id(review_id, "review id")
         return self._get_json(f"{REVIEWS_PATH}/{review_id}")
+
+    def probe(self) -> None:
+        """One cheap authenticated read (the credential check): raises on any failure.
+
+        No retries and no outage circuit: it answers "does Okta take our credentials
+        right now" in one request."""
+        self._send("GET", CAMPAIGNS_PATH, {"limit": "1"}, retries=0, circuit=False)
+
+    @property
+    def down_until(self) -> float:
+        """Epoch seconds until which calls fail at once (0 while Okta answers)."""
+        return self._down_until if self.outage else 0.0
+
+    def log_events(
+        self, since: str, until: str, event_types: Iterator[str] | list[str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of System Log events of ``event_types`` published in [since, until).
+
+        A bounded query (``until`` given): Okta omits the ``next`` link after the last
+        page. An empty page also ends it (a polling-style answer never runs out of
+        ``next`` links)."""
+        types = list(event_types)
+        for name in types:
+            if not re.fullmatch(r"[a-z][a-z0-9_.]{1,100}", name):
+                raise ValueError(f"invalid event type {name!r}")
+        expr = " or ".join(f'eventType eq "{name}"' for name in types)
+        base = {
+            "filter": expr,
+            "since": since,
+            "until": until,
+            "limit": str(LOG_PAGE_SIZE),
+            "sortOrder": "ASCENDING",
+        }
+        for response, body in self._paged(LOGS_PATH, base):
+            if not isinstance(body, list):
+                raise OktaError("system log response is not a list", status=response.status_code)
+            events = [e for e in body if isinstance(e, dict)]
+            if not events:
+                return
+            yield events
 
     def review_pages(
         self, campaign_id: str, *, decision: str | None = None
@@ -218,10 +283,8 @@ class OktaClient:
             yield from self._pages(campaign_filter(campaign_id), decision)
 
     def _pages(self, filter_expr: str, local_decision: str | None) -> Iterator[list[dict]]:
-        params: dict[str, str] = {"filter": filter_expr, "limit": str(self.page_size)}
-        while True:
-            response = self._send("GET", REVIEWS_PATH, params)
-            body = _json(response)
+        base = {"filter": filter_expr, "limit": str(self.page_size)}
+        for response, body in self._paged(REVIEWS_PATH, base):
             data = body.get("data") if isinstance(body, dict) else None
             if not isinstance(data, list):
                 raise OktaError("reviews response has no data list", status=response.status_code)
@@ -230,11 +293,29 @@ class OktaClient:
                     r for r in data if isinstance(r, dict) and r.get("decision") == local_decision
                 ]
             yield data
+
+    def _paged(self, path: str, base: dict[str, str]) -> Iterator[tuple[httpx.Response, Any]]:
+        """Follow ``next`` links (body or ``Link`` header) to the end, guarding against
+        a link that repeats its cursor or never ends."""
+        params = dict(base)
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            response = self._send("GET", path, params)
+            body = _json(response)
+            yield response, body
             cursor = next_cursor_params(response, body)
             if cursor is None:
                 return
-            # Keep our own filter and limit; take only the paging state from the link.
-            params = {**cursor, "filter": filter_expr, "limit": str(self.page_size)}
+            after = cursor["after"]
+            if after in seen:
+                raise OktaError(
+                    f"okta {path}: the next link repeats the cursor {after[:40]!r}; "
+                    "stopped instead of reading the same page forever"
+                )
+            seen.add(after)
+            # Keep our own query; take only the paging state from the link.
+            params = {**base, "after": after}
+        raise OktaError(f"okta {path}: more than {MAX_PAGES} pages; stopped (a paging loop?)")
 
     # -- transport -------------------------------------------------------------
     def _get_json(self, path: str) -> dict[str, Any]:
@@ -267,7 +348,49 @@ class OktaClient:
                 return
             self._not_before = min(reset + 1.0, self._clock() + self.max_rate_limit_wait)
 
-    def _send(self, method: str, path: str, params: dict[str, str] | None) -> httpx.Response:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        *,
+        retries: int | None = None,
+        circuit: bool = True,
+    ) -> httpx.Response:
+        if circuit and self.outage and self._clock() < self._down_until:
+            raise OktaUnavailable(
+                f"{self.outage} (waiting until {_hhmmss(self._down_until)} before trying again)",
+                retry_at=self._down_until,
+            )
+        try:
+            response = self._send_with_retries(
+                method, path, params, self.max_retries if retries is None else retries
+            )
+        except OktaUnavailable as exc:
+            if circuit and exc.status in CIRCUIT_STATUSES:
+                self._open_circuit(str(exc))
+                exc.retry_at = self._down_until
+            elif not exc.retry_at:
+                # One resource failing (a 500 on one campaign) is no outage of Okta:
+                # the others go on, and this one is tried again in a while.
+                exc.retry_at = self._clock() + RESOURCE_RETRY_SECONDS
+            raise
+        if circuit and self.outage:
+            log.info("okta answers again after: %s", self.outage)
+            self.outage, self._outage_backoff, self._down_until = "", 0.0, 0.0
+        return response
+
+    def _open_circuit(self, error: str) -> None:
+        self._outage_backoff = min(
+            OUTAGE_BACKOFF_MAX, max(OUTAGE_BACKOFF_FIRST, self._outage_backoff * 2)
+        )
+        self._down_until = self._clock() + self._outage_backoff
+        self.outage = error
+        log.warning("okta unavailable: %s; next try in %.0f s", error, self._outage_backoff)
+
+    def _send_with_retries(
+        self, method: str, path: str, params: dict[str, str] | None, max_retries: int
+    ) -> httpx.Response:
         # Encode spaces as %20 and quotes as %22, like Okta's own links.
         query = "&".join(f"{k}={quote(v, safe='')}" for k, v in (params or {}).items())
         url = f"{path}?{query}" if query else path
@@ -279,8 +402,8 @@ class OktaClient:
                 self.requests_sent += 1
                 response = self.http.request(method, url)
             except httpx.TransportError as exc:
-                if attempt > self.max_retries:
-                    raise OktaUnavailable(f"okta {path}: {type(exc).__name__}") from None
+                if attempt > max_retries:
+                    raise OktaUnavailable(_transport_problem(self.http.base_url, exc)) from None
                 self._wait(self._backoff(attempt))
                 continue
             status = response.status_code
@@ -290,14 +413,14 @@ class OktaClient:
             code, summary = _error_from(response)
             what = f"okta {method} {path}: HTTP {status} {code} {summary}".strip()
             if status == 429:
-                if attempt > self.max_retries:
+                if attempt > max_retries:
                     raise OktaUnavailable(what, status=status, code=code)
                 wait = self._rate_limit_wait(response)
                 log.warning("okta rate limit on %s; waiting %.1f s", path, wait)
                 self._wait(wait)
                 continue
             if status >= 500:
-                if attempt > self.max_retries:
+                if attempt > max_retries:
                     raise OktaUnavailable(what, status=status, code=code)
                 self._wait(self._backoff(attempt))
                 continue
@@ -312,6 +435,28 @@ class OktaClient:
     def _backoff(self, attempt: int) -> float:
         base = self.backoff * (2 ** (attempt - 1))
         return min(base, 30.0) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+
+
+def _hhmmss(epoch: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(epoch))
+
+
+def _transport_problem(base_url: httpx.URL, exc: httpx.TransportError) -> str:
+    """One line an operator can act on: which host, and what went wrong."""
+    host = base_url.host or str(base_url)
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError) and (
+        "Name or service not known" in reason
+        or "nodename nor servname" in reason
+        or "Temporary failure in name resolution" in reason
+        or "No address associated" in reason
+    ):
+        reason = "the host name does not resolve (check OKTA_ORG_URL)"
+    elif isinstance(exc, httpx.TimeoutException):
+        reason = f"no answer in time ({type(exc).__name__})"
+    elif isinstance(exc, httpx.ConnectError):
+        reason = f"connection failed: {reason}"
+    return f"cannot reach okta at {host}: {reason}"[:300]
 
 
 def _require_id(value: str, what: str) -> None:

@@ -1,10 +1,15 @@
-"""Sends what the delivery ledger says is pending, exactly once where humanly possible.
+"""Sends what the message ledger says is pending, exactly once where humanly possible.
 
 A message is first *planned* (a ledger row, unique per campaign, recipient, kind
-and milestone), then *claimed* with a lease, posted, and marked sent with
-Slack's channel and ts. If the process dies between posting and marking, the
-lease expires and the message is sent again: at most one duplicate, and only
-for a message that was in flight. Losing a message would be worse.
+and milestone), then *claimed* right before it is posted (only as many as are in
+flight at once), posted, and marked sent with Slack's channel and ts. Only the
+holder of the worker lock sends; if it dies between posting and marking, whoever
+takes the lock next puts the row back and sends it again: at most one duplicate,
+and only for a message that was in flight. Losing a message would be worse.
+
+Slack being down, slow or rate limiting us, and our own token being refused, are
+not a message's fault: the message goes back untouched (no try used up), sending
+pauses with a growing backoff, and it resumes by itself.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from app.slack import (
     Posted,
@@ -31,6 +36,10 @@ __all__ = ["DrainResult", "Outbox"]
 
 log = logging.getLogger(__name__)
 
+# After a Slack outage, sending waits this long before trying again, doubling to the cap.
+OUTAGE_BACKOFF_FIRST = 15.0
+OUTAGE_BACKOFF_MAX = 900.0
+
 
 @dataclass
 class DrainResult:
@@ -38,6 +47,7 @@ class DrainResult:
     failed: int = 0
     retrying: int = 0
     auth_error: str = ""
+    outage: str = ""  # Slack unreachable, 5xx or rate limited past the SDK's retries
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: DrainResult) -> None:
@@ -45,6 +55,7 @@ class DrainResult:
         self.failed += other.failed
         self.retrying += other.retrying
         self.auth_error = other.auth_error or self.auth_error
+        self.outage = other.outage or self.outage
         self.errors.extend(other.errors)
 
 
@@ -55,7 +66,6 @@ class Outbox:
         slack: SlackSender,
         clock: Clock,
         *,
-        lease_seconds: float = 120.0,
         max_attempts: int = 8,
         batch_size: int = 50,
         concurrency: int = 1,
@@ -63,10 +73,27 @@ class Outbox:
         self.store = store
         self.slack = slack
         self.clock = clock
-        self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.batch_size = batch_size
         self.concurrency = concurrency
+        # Outage circuit (in this process): no post before paused_until (epoch seconds).
+        self.paused_until = 0.0
+        self.outage = ""
+        self._backoff = 0.0
+
+    def _open_circuit(self, error: str, hint: float) -> float:
+        self._backoff = min(OUTAGE_BACKOFF_MAX, max(OUTAGE_BACKOFF_FIRST, self._backoff * 2))
+        wait = max(self._backoff, hint)
+        self.paused_until = self.clock().timestamp() + wait
+        if not self.outage:
+            log.warning("slack unavailable (%s); sending paused for %.0f s", error, wait)
+        self.outage = error
+        return self.paused_until
+
+    def _close_circuit(self) -> None:
+        if self.outage:
+            log.info("slack answers again after: %s", self.outage)
+        self.outage, self._backoff, self.paused_until = "", 0.0, 0.0
 
     def _retry_delay(self, attempts: int, hint: float) -> float:
         return max(hint, min(2.0**attempts, 600.0))
@@ -78,14 +105,33 @@ class Outbox:
         if isinstance(outcome, Posted):
             self.store.mark_sent(item.id, outcome.channel, outcome.ts, now)
             result.sent += 1
+            self._close_circuit()
             return
         if isinstance(outcome, SlackAuthError):
-            # Not this message's fault: put it back untouched and stop sending.
-            self.store.mark_retry(
-                item.id, outcome.code, now + timedelta(seconds=60), count_attempt=False
+            # Not this message's fault: put it back untouched and stop sending until the
+            # credential check (app.credentials) sees the token work again.
+            self.store.mark_retry(item.id, outcome.code, now, count_attempt=False)
+            self.store.set_state(
+                "slack_auth_error",
+                {
+                    "setting": "SLACK_BOT_TOKEN",
+                    "error": outcome.code,
+                    "message": f"SLACK_BOT_TOKEN rejected: {outcome.code}",
+                    "at": iso(now),
+                },
+                now,
             )
-            self.store.set_state("slack_auth_error", {"error": outcome.code, "at": iso(now)}, now)
             result.auth_error = outcome.code
+            return
+        if isinstance(outcome, SlackTransientError):
+            # Slack is down, failing or rate limiting past the SDK's own retries: an
+            # upstream outage. The message keeps its tries; everyone waits.
+            until = self._open_circuit(outcome.code, outcome.retry_after)
+            self.store.mark_retry(
+                item.id, outcome.code, datetime.fromtimestamp(until, UTC), count_attempt=False
+            )
+            result.outage = outcome.code
+            result.retrying += 1
             return
         if isinstance(outcome, SlackPermanentError):
             self.store.mark_failed(item.id, outcome.code, now)
@@ -95,8 +141,10 @@ class Outbox:
                 "delivery %d to %s failed for good: %s", item.id, item.recipient, outcome.code
             )
             return
-        code = outcome.code if isinstance(outcome, SlackTransientError) else type(outcome).__name__
-        hint = outcome.retry_after if isinstance(outcome, SlackTransientError) else 0.0
+        # Anything else is unexpected (a bug, a malformed row): retried a few times.
+        code = f"{type(outcome).__name__}: {outcome}"[:200]
+        log.error("message %d to %s: unexpected error: %s", item.id, item.recipient, code)
+        hint = 0.0
         if item.attempts >= self.max_attempts:
             self.store.mark_failed(item.id, f"{code} (gave up after {item.attempts} tries)", now)
             result.failed += 1
@@ -113,29 +161,26 @@ class Outbox:
             return exc
 
     def drain(
-        self, scopes: Sequence[DeliveryScope] | None = None, *, max_batches: int | None = None
+        self, scopes: Sequence[DeliveryScope] | None = None, *, limit: int | None = None
     ) -> DrainResult:
-        """Send what is due now, batch by batch. Stops early on a broken Slack token."""
+        """Send what is due now, at most ``limit`` messages (all when None).
+
+        Claims only what goes in flight next (``concurrency`` rows), so no claim waits
+        in a queue behind slow posts. Stops early when Slack refuses our token or is
+        unavailable."""
         result = DrainResult()
-        batches = 0
+        done = 0
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            while max_batches is None or batches < max_batches:
-                # Claim no more than can be in flight at once: a crash then risks
-                # duplicating only those few messages.
-                claimed = self.store.claim_deliveries(
-                    self.clock(), self.lease_seconds, self.batch_size, scopes
-                )
+            while limit is None or done < limit:
+                if self.clock().timestamp() < self.paused_until:
+                    break
+                take = self.concurrency if limit is None else min(self.concurrency, limit - done)
+                claimed = self.store.claim_deliveries(self.clock(), take, scopes)
                 if not claimed:
                     break
-                batches += 1
-                if self.concurrency == 1:
-                    for item in claimed:
-                        if result.auth_error:
-                            self.store.mark_retry(
-                                item.id, result.auth_error, self.clock(), count_attempt=False
-                            )
-                            continue
-                        self._settle(item, self._send(item), result)
+                done += len(claimed)
+                if len(claimed) == 1:
+                    self._settle(claimed[0], self._send(claimed[0]), result)
                 else:
                     futures: dict[Future[Posted | Exception], ClaimedDelivery] = {
                         pool.submit(self._send, item): item for item in claimed
@@ -144,6 +189,8 @@ class Outbox:
                         self._settle(futures[future], future.result(), result)
                 if result.auth_error:
                     log.error("slack rejected our token (%s); sending paused", result.auth_error)
+                    break
+                if result.outage:
                     break
         return result
 
@@ -172,7 +219,7 @@ class Outbox:
             else:
                 problem = self.store.state("slack_auth_error")
                 if isinstance(problem, dict):  # the sender stopped: waiting is pointless
-                    total.auth_error = str(problem.get("error") or "slack auth error")
+                    total.auth_error = str(problem.get("message") or problem.get("error"))
             if total.auth_error or not self.store.unsettled(scopes):
                 return total
             if stop is not None and stop.is_set():

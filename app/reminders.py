@@ -24,7 +24,7 @@ import os
 import sys
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,7 @@ from app.config import ReminderSettings
 from app.launch import ENDED_STATUSES
 from app.messages import final_notice_message, launch_message, reminder_message, render_console
 from app.models import Campaign, ReviewerTally
-from app.okta import OktaAuthError, OktaError, OktaNotFound
+from app.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
 from app.planning import Plan, Recipient, commit, message_context, prepare, resolve
 from app.store import DeliveryScope, LedgerKey
 from app.timeutil import zone
@@ -48,6 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PENDING = "UNREVIEWED"
+NOT_FOUND_RETIRES_AFTER = timedelta(days=1)
 
 
 # -- day arithmetic (pure) ----------------------------------------------------------
@@ -94,6 +95,8 @@ class PassResult:
     retired: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     auth_error: str = ""
+    # Okta was unavailable for some campaign: the pass should run again (epoch seconds).
+    retry_at: float = 0.0
 
     def line(self, dry_run: bool = False) -> str:
         if dry_run:
@@ -159,6 +162,12 @@ class ReminderPass:
                 self.result.auth_error = str(exc)
                 log.error("reminder pass stopped: okta rejected our credentials: %s", exc)
                 break
+            except OktaUnavailable as exc:
+                # An outage is nobody's fault: the pass runs again once Okta answers,
+                # and the ledger keeps anyone from being reminded twice.
+                self.result.errors.append(f"{stored.id}: {exc}")
+                self.result.retry_at = max(self.result.retry_at, exc.retry_at)
+                log.warning("reminder pass: campaign %s postponed: %s", stored.id, exc)
             except (OktaError, OSError) as exc:
                 # One campaign's trouble must not cost the others their reminders.
                 self.result.errors.append(f"{stored.id}: {exc}")
@@ -183,12 +192,29 @@ class ReminderPass:
         self.services.store.retire_campaign(campaign.id, reason, self.services.clock())
         log.info("campaign %s retired: %s", campaign.id, reason)
 
+    def _not_found(self, stored: Campaign) -> None:
+        """A 404 ends a campaign only when it lasts a day: a wrong org URL or an admin
+        role that cannot see the campaign answers 404 too."""
+        now = self.services.clock()
+        if self.dry_run:
+            print(f"campaign {stored.id} ({stored.name}): not found in Okta", file=self.out)
+            return
+        since = self.services.store.note_not_found(stored.id, now)
+        if now - since >= NOT_FOUND_RETIRES_AFTER:
+            self._retire(stored, f"not found in Okta since {since:%Y-%m-%d %H:%M} UTC")
+            return
+        self.result.errors.append(
+            f"{stored.id}: not found in Okta since {since:%Y-%m-%d %H:%M} UTC "
+            "(retired if that lasts a day)"
+        )
+        log.warning("campaign %s not found in Okta (since %s)", stored.id, since)
+
     def _campaign(self, stored: Campaign) -> None:
         services, store = self.services, self.services.store
         try:
             campaign = Campaign.from_api(services.okta.get_campaign(stored.id))
         except OktaNotFound:
-            self._retire(stored, "no longer found in Okta")
+            self._not_found(stored)
             return
         tz = zone(campaign.time_zone, self.settings.campaigns.default_time_zone)
         today = self._today_in(tz)

@@ -42,12 +42,16 @@ class ReminderSchedule:
     def __init__(
         self,
         settings: ReminderSettings,
-        run_pass: Callable[[str], None],
+        run_pass: Callable[[str], float | None],
         last_started: Callable[[], str | None],
         clock: Callable[[], datetime],
     ) -> None:
         self.settings = settings
-        self.run_pass = run_pass  # called with the trigger name, in a scheduler thread
+        # Called with the trigger name, in a scheduler thread; returns when to run the
+        # pass again (epoch seconds) if Okta was unavailable for part of it, else None.
+        self.run_pass = run_pass
+        # The latest pass started for today's date, or the database's creation (a new
+        # database has no missed pass to catch up).
         self.last_started = last_started
         self.clock = clock
         self.scheduler: BackgroundScheduler | None = None
@@ -67,9 +71,16 @@ class ReminderSchedule:
 
     def _job(self, trigger: str) -> None:
         try:
-            self.run_pass(trigger)
+            retry_at = self.run_pass(trigger)
         except Exception:  # a failed pass must not kill the scheduler thread
             log.exception("reminder pass (%s) failed", trigger)
+            return
+        if retry_at and self.scheduler is not None and self.scheduler.running:
+            # Okta was down for part of the pass: run it again once Okta may answer,
+            # the same day (the ledger keeps anyone from being reminded twice).
+            when = datetime.fromtimestamp(retry_at, tz=ZoneInfo(self.settings.time_zone))
+            log.info("reminder pass will run again at %s (okta was unavailable)", when)
+            self.scheduler.add_job(self._job, "date", run_date=when, args=["retry"])
 
     def start(self) -> None:
         tz = ZoneInfo(self.settings.time_zone)

@@ -178,3 +178,33 @@ def m003_reassignments(db: sqlite_utils.Database) -> None:
         ["campaign_id", "review_id", "recipient"], unique=True, index_name="reassignment_key"
     )
     db["reassignments"].create_index(["batch", "received_ts"], index_name="reassignments_open")
+
+
+@migrations()
+def m004_recovery(db: sqlite_utils.Database) -> None:
+    """Recovery without leases or lost work.
+
+    * ``campaigns.not_found_since``: Okta answered 404 for the campaign since then; it is
+      retired only when that persists for a day (a wrong org URL or a custom admin role
+      answers 404 too, and one such answer must not end a live campaign).
+    * ``jobs``: one sender per deployment. ``remind``, ``sync`` and ``test-message`` hand
+      their work to the live worker through this table and wait for its result.
+    """
+    db["campaigns"].add_column("not_found_since", str)
+    db["jobs"].create(
+        {
+            "id": int,
+            "kind": str,  # remind | sync | test-message
+            "args": str,  # JSON
+            "status": str,  # pending | running | done
+            "requested_by": str,
+            "requested_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "exit_code": int,
+            "output": str,
+        },
+        pk="id",
+        not_null={"kind", "args", "status", "requested_at"},
+    )
+    db["jobs"].create_index(["status", "id"], index_name="jobs_due")

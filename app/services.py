@@ -46,7 +46,10 @@ class Services:
         sleep: Callable[[float], None] = time.sleep,
         out: TextIO | None = None,
         okta_transport: httpx.BaseTransport | None = None,
+        slack: SlackSender | None = None,
     ) -> Services:
+        """``slack``: share another Services' sender (and so its pace and its pauses):
+        the worker's threads all send through one."""
         if store is None:
             store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
             store.migrate()
@@ -63,8 +66,9 @@ class Services:
             sleep=sleep,
             clock=lambda: clock().timestamp(),
         )
-        slack: SlackSender
-        if settings.slack.dry_run:
+        if slack is not None:
+            pass
+        elif settings.slack.dry_run:
             slack = DryRunSlack(out or sys.stdout)
         else:
             gate = RateGate(
@@ -93,7 +97,6 @@ class Services:
             store,
             slack,
             clock,
-            lease_seconds=settings.worker.lease_seconds,
             max_attempts=settings.worker.max_attempts,
             batch_size=settings.worker.batch_size,
             concurrency=settings.slack.post_concurrency,

@@ -37,6 +37,7 @@ from slack_sdk.http_retry.state import RetryState
 from app.messages import render_console
 
 __all__ = [
+    "REQUIRED_SCOPES",
     "DryRunSlack",
     "Posted",
     "RateGate",
@@ -69,6 +70,9 @@ AUTH_ERRORS = frozenset(
         "org_login_required",
     }
 )
+# The bot scopes the code uses: chat:write (chat.postMessage to a user id opens the DM by
+# itself), users:read (users.list), users:read.email (emails in users.list, lookupByEmail).
+REQUIRED_SCOPES = ("chat:write", "users:read", "users:read.email")
 TRANSIENT_ERRORS = frozenset(
     {
         "rate_limited",
@@ -277,7 +281,7 @@ class SlackSender(Protocol):
     def members(self) -> Iterator[SlackMember]: ...
     def lookup_email(self, email: str) -> SlackMember | None: ...
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Posted: ...
-    def who_am_i(self) -> str: ...
+    def check_auth(self) -> list[str]: ...
 
 
 def classify(exc: SlackApiError) -> SlackError:
@@ -365,9 +369,19 @@ class SlackGateway:
         )
         return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
 
-    def who_am_i(self) -> str:
+    def check_auth(self) -> list[str]:
+        """``auth.test``: raises ``SlackAuthError`` when the token is refused; returns the
+        scopes the code needs that the token lacks (from Slack's ``x-oauth-scopes``
+        header; none when Slack does not say)."""
         response = self._call("auth.test", self.client.auth_test)
-        return f"{response.get('user') or 'bot'} in {response.get('team') or 'workspace'}"
+        headers = getattr(response, "headers", None) or {}
+        granted = None
+        for name, value in dict(headers).items():
+            if name.lower() == "x-oauth-scopes":
+                granted = {scope.strip() for scope in str(value).split(",") if scope.strip()}
+        if granted is None:
+            return []
+        return [scope for scope in REQUIRED_SCOPES if scope not in granted]
 
 
 class DryRunSlack:
@@ -401,5 +415,5 @@ class DryRunSlack:
             self.out.flush()
         return Posted("dry-run", f"{self._clock():.6f}")
 
-    def who_am_i(self) -> str:
-        return "dry-run sender (nothing is sent)"
+    def check_auth(self) -> list[str]:
+        return []  # nothing is sent, so no token to check

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from app.health import heartbeat_age, problems
 from app.store import Store
+from app.worker_lock import WorkerLock
 
 __all__ = ["collect_status", "format_status"]
 
 
-def collect_status(store: Store, now: datetime) -> dict[str, Any]:
+def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) -> dict[str, Any]:
     inbox = store.inbox_counts()
     deliveries = store.delivery_counts()
     campaigns = []
@@ -28,10 +30,7 @@ def collect_status(store: Store, now: datetime) -> dict[str, Any]:
                 "deliveries": store.delivery_counts(row["id"]),
             }
         )
-    beat = store.state("worker_heartbeat")
-    heartbeat_age = None
-    if isinstance(beat, dict) and isinstance(beat.get("ts"), int | float):
-        heartbeat_age = round(now.timestamp() - beat["ts"], 1)
+    age = heartbeat_age(store, now)
     by_status: dict[str, int] = {}
     for c in campaigns:
         key = "retired" if c["retired"] else (c["status"] or "UNKNOWN")
@@ -48,7 +47,11 @@ def collect_status(store: Store, now: datetime) -> dict[str, Any]:
         },
         "hooks": store.hook_totals(),
         "last_reminder_run": _last_run(store),
-        "worker_heartbeat_seconds_ago": heartbeat_age,
+        "worker_heartbeat_seconds_ago": age,
+        "worker_running": None if lock is None else not lock.is_free(),
+        "worker_lock_holder": None if lock is None or lock.is_free() else lock.holder(),
+        "problems": problems(store, now),
+        "failed_events": store.failed_events(),
         "slack_auth_error": store.state("slack_auth_error"),
         "okta_auth_error": store.state("okta_auth_error"),
         "campaigns": campaigns,
@@ -82,9 +85,19 @@ def format_status(report: dict[str, Any]) -> str:
         "last reminder run: " + _format_run(report["last_reminder_run"]),
         "worker heartbeat: " + (f"{beat:.0f} s ago" if beat is not None else "never"),
     ]
-    for key in ("slack_auth_error", "okta_auth_error"):
-        if report.get(key):
-            lines.append(f"{key.replace('_', ' ')}: {report[key]}")
+    if report.get("worker_running") is not None:
+        running = report["worker_running"]
+        lines.append(
+            "worker: " + (f"running ({report['worker_lock_holder']})" if running else "not running")
+        )
+    for problem in report.get("problems") or []:
+        lines.append(f"problem: {problem}")
+    for event in report.get("failed_events") or []:
+        lines.append(
+            f"  failed event {event['uuid']} ({event['event_type']}"
+            f"{', campaign ' + event['campaign_id'] if event['campaign_id'] else ''}): "
+            f"{event['last_error']}"
+        )
     for c in report["campaigns"]:
         state = "retired" if c["retired"] else c["status"]
         counts = ", ".join(f"{k} {v}" for k, v in sorted(c["deliveries"].items())) or "no messages"

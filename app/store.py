@@ -17,16 +17,18 @@ import fcntl
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlite_utils
 
-from app.events import Delivery
+from app.events import Delivery, HookEvent
 from app.models import Campaign, Person, ReviewerCount, UnresolvedReview
 from app.schema import migrations
 from app.timeutil import iso, parse_okta_time
@@ -56,8 +58,15 @@ class ClaimedEvent:
     event_type: str
     campaign_id: str
     received_ts: float
-    payload: dict[str, Any]
+    payload_text: str  # decoded by the worker, per event: one bad body must not stop a batch
     attempts: int
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        decoded = json.loads(self.payload_text)
+        if not isinstance(decoded, dict):
+            raise ValueError("stored event is not a JSON object")
+        return decoded
 
 
 # (campaign, recipient, kind, milestone): one message, at most once.
@@ -72,6 +81,8 @@ class EventOutcome:
     status: str  # done | ignored | failed | pending
     error: str = ""
     retry_at: datetime | None = None
+    # An outage of Okta or our own credentials, not this event: the try is given back.
+    uncounted: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,16 +127,11 @@ class ClaimedDelivery:
     attempts: int
 
 
-# Rows a worker may claim now (two "?": now, now): due and free, or leased by a worker
-# whose lease ran out. The idle-poll read and the claim itself use the same test.
-_INBOX_DUE = (
-    "(status = 'pending' AND coalesce(not_before, 0) <= ?)"
-    " OR (status = 'processing' AND lease_until < ?)"
-)
-_DELIVERY_DUE = (
-    "(status = 'pending' AND coalesce(not_before, 0) <= ?)"
-    " OR (status = 'sending' AND lease_until < ?)"
-)
+# Rows the sender may claim now (one "?": now). There are no leases: only the holder of
+# the worker lock (app.worker_lock) claims, and whoever takes that lock first puts back
+# what a dead holder left in flight (reclaim_orphans). The idle-poll read and the claim
+# itself use the same test.
+_DUE = "status = 'pending' AND coalesce(not_before, 0) <= ?"
 
 # ~40 MB of WAL before a hook connection checkpoints by itself (the worker's do it at ~4 MB).
 INTAKE_CHECKPOINT_PAGES = 10_000
@@ -135,18 +141,46 @@ def _ts(moment: datetime) -> float:
     return moment.timestamp()
 
 
+class DatabaseMissing(sqlite3.OperationalError):
+    """The database file is not there (and this connection may not create it)."""
+
+
 class Store:
-    def __init__(self, db: sqlite_utils.Database, lock_path: str | None = None) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        lock_path: str | None = None,
+        *,
+        busy_timeout: float = 10.0,
+        path: str | None = None,
+    ) -> None:
         self.db = db
+        self.busy_timeout = busy_timeout
+        self.path = path
         # See write(): one lock file per database, one open file per connection.
+        self.lock_path = lock_path
         self._lock_file = open(lock_path, "a+b") if lock_path else None  # noqa: SIM115
+        # Which file this connection has open: a database deleted or replaced under a
+        # running service must be noticed, never written into (see same_file()).
+        self.identity = _identity(path) if path else None
 
     # -- opening -------------------------------------------------------------
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], busy_timeout: float = 10.0, *, intake: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        busy_timeout: float = 10.0,
+        *,
+        intake: bool = False,
+        create: bool = True,
+        readonly: bool = False,
     ) -> Store:
         """Open the database. ``intake=True`` for the hook endpoint's writer.
+
+        ``create=False`` opens an existing file only (``DatabaseMissing`` otherwise): the
+        web side never creates the database, so hooks are never acknowledged into a
+        fresh file nobody else reads. ``readonly=True`` (``status``) also never writes:
+        no journal-mode change, no migration.
 
         The hook's commits are durable against power loss (``synchronous=FULL``): a 204
         tells Okta the event is safe. Everything else runs with ``NORMAL``, which in WAL
@@ -157,30 +191,66 @@ class Store:
         a checkpoint's fsyncs rarely land inside a request Okta is timing.
         """
         file = Path(path)
-        if str(path) != ":memory:":
+        memory = str(path) == ":memory:"
+        if memory:
+            conn = sqlite3.connect(":memory:", timeout=busy_timeout)
+        elif create and not readonly:
             file.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(file), timeout=busy_timeout)
+            conn = sqlite3.connect(str(file), timeout=busy_timeout)
+        else:
+            if not file.is_file():
+                raise DatabaseMissing(f"no database file at {file}")
+            mode = "ro" if readonly else "rw"
+            uri = "file:" + quote(str(file.resolve())) + f"?mode={mode}"
+            conn = sqlite3.connect(uri, timeout=busy_timeout, uri=True)
         db = sqlite_utils.Database(conn)
-        if str(path) != ":memory:":
-            db.enable_wal()
-        db.execute(f"PRAGMA synchronous={'FULL' if intake else 'NORMAL'}")
-        db.execute(f"PRAGMA wal_autocheckpoint={INTAKE_CHECKPOINT_PAGES if intake else 1000}")
-        return cls(db, None if str(path) == ":memory:" else f"{file}.lock")
+        if readonly:
+            return cls(db, busy_timeout=busy_timeout, path=str(file))
+        try:
+            if not memory:
+                db.enable_wal()
+            db.execute(f"PRAGMA synchronous={'FULL' if intake else 'NORMAL'}")
+            db.execute(f"PRAGMA wal_autocheckpoint={INTAKE_CHECKPOINT_PAGES if intake else 1000}")
+        except BaseException:
+            conn.close()
+            raise
+        if memory:
+            return cls(db, busy_timeout=busy_timeout)
+        return cls(db, f"{file}.lock", busy_timeout=busy_timeout, path=str(file))
+
+    def same_file(self) -> bool:
+        """Is the file at our path still the one this connection has open?
+
+        SQLite keeps writing into a deleted (unlinked) or replaced file without a word;
+        everything written there is lost. One ``stat`` answers it, cheaply."""
+        return self.identity is None or _identity(self.path or "") == self.identity
 
     def close(self) -> None:
         self.db.close()
         if self._lock_file is not None:
             self._lock_file.close()
 
-    def migrate(self) -> None:
-        """Apply pending schema migrations; safe when several processes start at once."""
+    def migrate(self, now: datetime | None = None) -> None:
+        """Apply pending schema migrations; safe when several processes start at once.
+
+        A database created here records when (``database_created_at``): a brand-new
+        database has no missed reminder pass to catch up."""
         if not migrations.pending(self.db):
             return
-        with self.write():
-            migrations.apply(self.db)
+        with self.write() as db:
+            if not migrations.pending(db):  # another process got there first
+                return
+            fresh = "_sqlite_migrations" not in db.table_names()
+            migrations.apply(db)
+            if fresh:
+                stamp = iso(now or datetime.now(UTC))
+                db.execute(
+                    "INSERT OR IGNORE INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
+                    ["database_created_at", json.dumps(stamp), stamp],
+                )
 
-    def schema_current(self) -> bool:
-        return not migrations.pending(self.db)
+    def needs_migration(self) -> bool:
+        return bool(migrations.pending(self.db))
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
@@ -198,7 +268,7 @@ class Store:
             yield self.db
             return
         if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            self._take_write_lock()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -212,6 +282,27 @@ class Store:
         finally:
             if self._lock_file is not None:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def _take_write_lock(self) -> None:
+        """The writers' file lock, waiting at most ``busy_timeout`` like SQLite would.
+
+        A blocking ``flock`` cannot time out, and a lock held by a stuck process would
+        then hang the hook intake for good; polling every few milliseconds keeps the
+        hand-over nearly as quick as the kernel's."""
+        assert self._lock_file is not None
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError(
+                        f"database is locked: waited {self.busy_timeout:g} s for {self.lock_path}"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return list(self.db.query(sql, params))
@@ -270,27 +361,42 @@ class Store:
             return [self.record_delivery(delivery, now) for delivery, now in items]
 
     # -- inbox (worker) --------------------------------------------------------
-    def claim_events(self, now: datetime, lease_seconds: float, limit: int) -> list[ClaimedEvent]:
-        """Lease due events; a crashed worker's lease expires and the event is claimed again."""
+    def claim_events(self, now: datetime, limit: int) -> list[ClaimedEvent]:
+        """Mark due events as being processed (by the worker lock's holder only)."""
         t = _ts(now)
         # A read first: an idle worker then polls without ever taking the write lock.
-        if not self._one(f"SELECT 1 AS due FROM inbox WHERE {_INBOX_DUE} LIMIT 1", [t, t]):
+        if not self._one(f"SELECT 1 AS due FROM inbox WHERE {_DUE} LIMIT 1", [t]):
             return []
         with self.write() as db:
             rows = db.execute(
-                "UPDATE inbox SET status = 'processing', lease_until = ?, attempts = attempts + 1"
-                f" WHERE uuid IN (SELECT uuid FROM inbox WHERE {_INBOX_DUE}"
+                "UPDATE inbox SET status = 'processing', attempts = attempts + 1"
+                f" WHERE uuid IN (SELECT uuid FROM inbox WHERE {_DUE}"
                 "  ORDER BY published, received_ts LIMIT ?)"
                 " RETURNING uuid, event_id, event_type, campaign_id, received_ts, payload,"
-                " attempts",
-                [t + lease_seconds, t, t, limit],
+                " attempts, published",
+                [t, limit],
             ).fetchall()
-        claimed = [
-            ClaimedEvent(r[0], r[1], r[2], r[3] or "", r[4] or 0.0, json.loads(r[5]), r[6])
-            for r in rows
+        rows.sort(key=lambda r: (r[7] or "", r[4] or 0.0))
+        return [
+            ClaimedEvent(r[0], r[1], r[2], r[3] or "", r[4] or 0.0, r[5] or "", r[6]) for r in rows
         ]
-        claimed.sort(key=lambda e: (e.payload.get("published") or "", e.received_ts))
-        return claimed
+
+    def reclaim_orphans(self) -> dict[str, int]:
+        """Put back what a dead lock holder left in flight: events being processed,
+        messages being sent, jobs being run. Called once, right after taking the worker
+        lock: nobody else can be working on them, so there is nothing to wait for."""
+        with self.write() as db:
+            return {
+                "events": db.execute(
+                    "UPDATE inbox SET status = 'pending' WHERE status = 'processing'"
+                ).rowcount,
+                "messages": db.execute(
+                    "UPDATE deliveries SET status = 'pending' WHERE status = 'sending'"
+                ).rowcount,
+                "jobs": db.execute(
+                    "UPDATE jobs SET status = 'pending', started_at = NULL WHERE status = 'running'"
+                ).rowcount,
+            }
 
     def record_outcomes(self, outcomes: Iterable[EventOutcome], now: datetime) -> None:
         """What became of a batch of claimed events, in one transaction."""
@@ -299,7 +405,7 @@ class Store:
             if o.retry_at is None:
                 finished.append((o.status, iso(now), o.error[:1000], o.uuid))
             else:
-                retried.append((_ts(o.retry_at), o.error[:1000], o.uuid))
+                retried.append((_ts(o.retry_at), o.error[:1000], int(o.uncounted), o.uuid))
         with self.write() as db:
             db.conn.executemany(
                 "UPDATE inbox SET status = ?, lease_until = NULL, finished_at = ?,"
@@ -308,9 +414,50 @@ class Store:
             )
             db.conn.executemany(
                 "UPDATE inbox SET status = 'pending', lease_until = NULL, not_before = ?,"
-                " last_error = ? WHERE uuid = ?",
+                " last_error = ?, attempts = attempts - ? WHERE uuid = ?",
                 retried,
             )
+
+    def record_backfilled(self, events: Sequence[HookEvent], now: datetime) -> int:
+        """Events read back from Okta's System Log: into the inbox unless already there
+        (same uuid as a hook delivered). Returns how many were new."""
+        received_at = iso(now)
+        with self.write() as db:
+            new = 0
+            for event in events:
+                new += db.execute(
+                    "INSERT OR IGNORE INTO inbox (uuid, event_id, event_type, campaign_id,"
+                    " published, received_at, received_ts, payload, status, attempts)"
+                    " VALUES (?, 'systemlog', ?, ?, ?, ?, ?, ?, 'pending', 0)",
+                    [
+                        event.uuid,
+                        event.event_type,
+                        event.campaign_id,
+                        event.published,
+                        received_at,
+                        _ts(now),
+                        event.payload_json(),
+                    ],
+                ).rowcount
+        return new
+
+    def newest_event_published(self) -> str | None:
+        row = self._one("SELECT max(published) AS p FROM inbox WHERE published != ''")
+        return row["p"] if row else None
+
+    def failed_events_since(self, since: datetime) -> int:
+        row = self._one(
+            "SELECT count(*) AS n FROM inbox WHERE status = 'failed' AND finished_at >= ?",
+            [iso(since)],
+        )
+        return row["n"] if row else 0
+
+    def failed_events(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT uuid, event_type, campaign_id, attempts, last_error, finished_at FROM inbox"
+            " WHERE status = 'failed' ORDER BY finished_at DESC LIMIT ?",
+            [limit],
+        )
 
     def inbox_counts(self) -> dict[str, int]:
         rows = self._rows("SELECT status, count(*) AS n FROM inbox GROUP BY status")
@@ -341,6 +488,7 @@ class Store:
             "end_at": iso(campaign.end) if campaign.end else None,
             "time_zone": campaign.time_zone,
             "refreshed_at": iso(now),
+            "not_found_since": None,  # Okta just answered for it
         }
         with self.write() as db:
             db["campaigns"].upsert(row, pk="id")
@@ -349,6 +497,37 @@ class Store:
                     "UPDATE campaigns SET launched_at = coalesce(launched_at, ?) WHERE id = ?",
                     [iso(now), campaign.id],
                 )
+
+    def note_campaign(self, campaign_id: str, name: str, now: datetime) -> None:
+        """Remember a campaign as soon as an event names it, before Okta is asked about
+        it: if the launch never completes (Okta down for days), the daily pass still
+        finds the campaign and announces it."""
+        with self.write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO campaigns (id, name, status, refreshed_at)"
+                " VALUES (?, ?, 'UNKNOWN', ?)",
+                [campaign_id, name or campaign_id, iso(now)],
+            )
+
+    def note_not_found(self, campaign_id: str, now: datetime) -> datetime:
+        """Okta answered 404 for the campaign; returns since when it has done so."""
+        with self.write() as db:
+            db.execute(
+                "UPDATE campaigns SET not_found_since = coalesce(not_found_since, ?) WHERE id = ?",
+                [iso(now), campaign_id],
+            )
+        row = self._one("SELECT not_found_since FROM campaigns WHERE id = ?", [campaign_id])
+        return parse_okta_time(row["not_found_since"] if row else None) or now
+
+    def unretire_campaign(self, campaign_id: str) -> bool:
+        """Okta says a retired campaign is active after all (``sync``): follow it again."""
+        with self.write() as db:
+            cursor = db.execute(
+                "UPDATE campaigns SET retired_at = NULL, retired_reason = NULL,"
+                " not_found_since = NULL WHERE id = ? AND retired_at IS NOT NULL",
+                [campaign_id],
+            )
+        return cursor.rowcount > 0
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         row = self._one("SELECT * FROM campaigns WHERE id = ?", [campaign_id])
@@ -729,26 +908,25 @@ class Store:
     def claim_deliveries(
         self,
         now: datetime,
-        lease_seconds: float,
         limit: int,
         scopes: Sequence[DeliveryScope] | None = None,
     ) -> list[ClaimedDelivery]:
+        """Mark up to ``limit`` due messages as being sent (by the worker lock's holder)."""
         t = _ts(now)
         scope_sql, scope_params = self._scope_sql(scopes)
         # scope_sql holds only "?" placeholders; the values are bound parameters.
-        due = f"({_DELIVERY_DUE}){scope_sql}"
+        due = f"({_DUE}){scope_sql}"
         if not self._one(
-            f"SELECT 1 AS due FROM deliveries WHERE {due} LIMIT 1", [t, t, *scope_params]
+            f"SELECT 1 AS due FROM deliveries WHERE {due} LIMIT 1", [t, *scope_params]
         ):
             return []
         with self.write() as db:
             rows = db.execute(
-                "UPDATE deliveries SET status = 'sending', lease_until = ?,"
-                " attempts = attempts + 1, updated_at = ?"
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?"
                 f" WHERE id IN (SELECT id FROM deliveries WHERE {due} ORDER BY id LIMIT ?)"
                 " RETURNING id, campaign_id, recipient, kind, milestone, slack_user_id, text,"
                 " blocks, attempts",
-                [t + lease_seconds, iso(now), t, t, *scope_params, limit],
+                [iso(now), t, *scope_params, limit],
             ).fetchall()
         claimed = [
             ClaimedDelivery(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8])
@@ -799,9 +977,8 @@ class Store:
         """Earliest time (epoch) an unsettled delivery becomes claimable."""
         scope_sql, params = self._scope_sql(scopes)
         row = self._one(
-            "SELECT min(CASE status WHEN 'pending' THEN coalesce(not_before, 0)"
-            " ELSE lease_until END) AS t FROM deliveries"
-            " WHERE status IN ('pending', 'sending')" + scope_sql,
+            "SELECT min(coalesce(not_before, 0)) AS t FROM deliveries"
+            " WHERE status = 'pending'" + scope_sql,
             params,
         )
         return row["t"] if row else None
@@ -832,6 +1009,44 @@ class Store:
             params.append(kind)
         return self._rows(sql + " ORDER BY id", params)
 
+    # -- jobs: commands handed to the worker (one sender per deployment) ----------------
+    def enqueue_job(self, kind: str, args: dict[str, Any], requested_by: str, now: datetime) -> int:
+        with self.write() as db:
+            cursor = db.execute(
+                "INSERT INTO jobs (kind, args, status, requested_by, requested_at)"
+                " VALUES (?, ?, 'pending', ?, ?)",
+                [kind, json.dumps(args), requested_by, iso(now)],
+            )
+        return int(cursor.lastrowid)
+
+    def claim_job(self, now: datetime, job_id: int | None = None) -> dict[str, Any] | None:
+        """The oldest pending job (or ``job_id`` if still pending), marked running."""
+        where = "status = 'pending'" + (" AND id = ?" if job_id is not None else "")
+        params: list[Any] = [iso(now)] + ([job_id] if job_id is not None else [])
+        with self.write() as db:
+            row = db.execute(
+                "UPDATE jobs SET status = 'running', started_at = ? WHERE id ="
+                f" (SELECT id FROM jobs WHERE {where} ORDER BY id LIMIT 1)"
+                " RETURNING id, kind, args",
+                params,
+            ).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "kind": row[1], "args": row[2]}
+
+    def finish_job(
+        self, job_id: int, exit_code: int, output: dict[str, str], now: datetime
+    ) -> None:
+        with self.write() as db:
+            db.execute(
+                "UPDATE jobs SET status = 'done', exit_code = ?, output = ?, finished_at = ?"
+                " WHERE id = ?",
+                [exit_code, json.dumps(output), iso(now), job_id],
+            )
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM jobs WHERE id = ?", [job_id])
+
     # -- small state -------------------------------------------------------------------
     def set_state(self, key: str, value: Any, now: datetime) -> None:
         with self.write() as db:
@@ -846,6 +1061,14 @@ class Store:
     def ping(self) -> bool:
         self.db.execute("SELECT 1").fetchone()
         return True
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _campaign_from_row(row: dict[str, Any]) -> Campaign:

@@ -1,9 +1,11 @@
 """``certnotify serve``: gunicorn for the web app plus exactly one worker process.
 
-Both children stay in our process group. SIGTERM or SIGINT is passed on to
-them, and anything still alive after 10 s is killed. If either child exits
-by itself, the other is stopped too and serve exits non-zero, so a container
-orchestrator restarts the whole unit instead of running half of it.
+Both children stay in our process group and die with us, even on kill -9
+(app.lifeline). SIGTERM or SIGINT is passed on to them, and anything still alive
+after 10 s is killed. A child that exits by itself is started again after a
+growing pause (1 s, doubling to 30 s; back to 1 s once it has run for a minute),
+and the other keeps running: hooks are still stored while the worker restarts,
+and ``/healthz`` says the worker is silent meanwhile.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ import sys
 import time
 from collections.abc import Mapping
 
+from app.lifeline import ENV
+
 __all__ = ["Supervisor", "gunicorn_command", "worker_command"]
 
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 10.0
+RESTART_FIRST = 1.0
+RESTART_MAX = 30.0
+# A child that ran this long before exiting is restarted after the first pause again.
+RESTART_RESET_AFTER = 60.0
 # No %(u)s: gunicorn would decode a Basic Authorization header (a hook secret) into it.
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
@@ -31,7 +39,7 @@ def gunicorn_command(
     command = [
         sys.executable,
         "-m",
-        "gunicorn",
+        "app.webserver",
         "--bind",
         f"{host}:{port}",
         "--workers",
@@ -74,20 +82,29 @@ def worker_command(config_path: str | None) -> list[str]:
 class Supervisor:
     def __init__(self, commands: Mapping[str, list[str]], env: Mapping[str, str]) -> None:
         self.commands = dict(commands)
-        self.env = dict(env)
+        self.env = {**env, ENV: str(os.getpid())}
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.signals: list[int] = []
+        self.restarts: dict[str, int] = {}
+        self._started_at: dict[str, float] = {}
+        self._pause: dict[str, float] = {}
+        self._restart_at: dict[str, float] = {}
         self._stopping = False
 
+    def _spawn(self, name: str) -> None:
+        self.children[name] = subprocess.Popen(self.commands[name], env=self.env)
+        self._started_at[name] = time.monotonic()
+        log.info("started %s (pid %d)", name, self.children[name].pid)
+
     def start(self) -> None:
-        for name, command in self.commands.items():
-            self.children[name] = subprocess.Popen(command, env=self.env)
-            log.info("started %s (pid %d)", name, self.children[name].pid)
+        for name in self.commands:
+            self._spawn(name)
 
     def stop(self, *_: object) -> None:
         if self._stopping:
             return
         self._stopping = True
+        self._restart_at.clear()
         for child in self.children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -116,18 +133,34 @@ class Supervisor:
     def signalled(self) -> bool:
         return bool(self.signals)
 
+    def _child_exited(self, name: str, code: int) -> None:
+        now = time.monotonic()
+        ran = now - self._started_at.get(name, now)
+        pause = self._pause.get(name, 0.0)
+        pause = RESTART_FIRST if ran >= RESTART_RESET_AFTER or not pause else pause * 2
+        pause = min(pause, RESTART_MAX)
+        self._pause[name] = pause
+        self._restart_at[name] = now + pause
+        log.error("%s exited with code %d after %.0f s; restarting it in %.0f s",
+                  name, code, ran, pause)  # fmt: skip
+
     def wait(self) -> int:
-        """Block until a signal or a child's exit; then stop the rest, return an exit code."""
+        """Supervise until a signal arrives; then stop everything and return 0."""
         while True:
             if self.signalled:
                 self.stop()
                 return 0
+            now = time.monotonic()
             for name, child in self.children.items():
+                if name in self._restart_at:
+                    if now >= self._restart_at[name]:
+                        del self._restart_at[name]
+                        self.restarts[name] = self.restarts.get(name, 0) + 1
+                        self._spawn(name)
+                    continue
                 code = child.poll()
                 if code is not None:
-                    log.error("%s exited with code %d; stopping", name, code)
-                    self.stop()
-                    return code or 1
+                    self._child_exited(name, code)
             time.sleep(0.2)
 
 

@@ -9,6 +9,7 @@ event types included).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -20,9 +21,10 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from app.config import Settings, SettingsError, load_settings
 from app.events import EnvelopeError, parse_envelope
-from app.intake import IntakeWriter
+from app.health import heartbeat_age, problems
+from app.intake import IntakeWriter, StoreUnusable, describe
 from app.metrics import render_metrics
-from app.store import Store
+from app.store import DatabaseMissing, Store
 from app.timeutil import Clock, system_clock
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -32,7 +34,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 CHALLENGE_HEADER = "x-okta-verification-challenge"
 MAX_CHALLENGE_CHARS = 1024
-HEARTBEAT_STALE_SECONDS = 60
 # Okta waits 3 s for an answer: a 503 before that gets its one retry.
 INTAKE_TIMEOUT_SECONDS = 2.5
 
@@ -54,14 +55,26 @@ class WebContext:
         self.intake = IntakeWriter(lambda: self.open_store(intake=True))
 
     def open_store(self, *, intake: bool = False) -> Store:
+        # Never create: the web side only writes into the database the worker reads.
         db = self.settings.database
-        return Store.open(db.path, db.busy_timeout_seconds, intake=intake)
+        return Store.open(db.path, db.busy_timeout_seconds, intake=intake, create=False)
 
     def store(self) -> Store:
+        """This thread's reading connection (reopened if the file was replaced)."""
         store = getattr(self._local, "store", None)
+        if store is not None and not store.same_file():
+            self.drop_store()
+            store = None
         if store is None:
             store = self._local.store = self.open_store()
         return store
+
+    def drop_store(self) -> None:
+        store = getattr(self._local, "store", None)
+        self._local.store = None
+        if store is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
+                store.close()
 
     def secret_ok(self, provided: str | None) -> bool:
         if not provided:
@@ -120,7 +133,10 @@ def receive() -> Response:
         result = ctx.intake.record(delivery, ctx.clock(), timeout=INTAKE_TIMEOUT_SECONDS)
     except Exception as exc:
         # Not stored: a 5xx makes Okta retry once; a duplicate of a late commit is dropped.
-        log.error("hook delivery %s not stored: %s", delivery.event_id, type(exc).__name__)
+        why = str(exc) if isinstance(exc, StoreUnusable) else type(exc).__name__
+        if isinstance(exc, TimeoutError):
+            why = f"not stored within {INTAKE_TIMEOUT_SECONDS} s"
+        log.error("hook delivery %s not stored: %s", delivery.event_id, why)
         return _problem(503, "could not store the delivery; retry")
     # Every request is in the access log already; say more only when it is news.
     level = logging.INFO if result.duplicates or result.dropped else logging.DEBUG
@@ -138,38 +154,41 @@ def receive() -> Response:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    """200 while hooks can be stored (the DB answers); the body says how the worker is doing."""
+    """503 while hooks cannot be stored (a write is proven through the intake writer);
+    otherwise 200 with ``status`` "ok", or "degraded" and the ``problems`` that make it so
+    (worker silent, credentials refused, Okta or Slack unreachable, events failed)."""
     ctx = _ctx()
     now = ctx.clock()
-    report: dict[str, Any] = {"status": "ok"}
+    cannot_store = ctx.intake.probe(now, timeout=INTAKE_TIMEOUT_SECONDS)
+    if cannot_store:
+        return jsonify(
+            {"status": "error", "problems": [f"hooks cannot be stored: {cannot_store}"]}
+        ), 503
     try:
         store = ctx.store()
-        store.ping()
-        report["db"] = "ok"
+        found = problems(store, now)
         counts = store.inbox_counts()
-        report["inbox_pending"] = counts.get("pending", 0) + counts.get("processing", 0)
-        report["inbox_failed"] = counts.get("failed", 0)
         oldest = store.inbox_oldest_pending()
-        report["inbox_oldest_pending_seconds"] = (
-            round(now.timestamp() - oldest, 1) if oldest else None
-        )
         beat = store.state("worker_heartbeat")
-        if isinstance(beat, dict) and isinstance(beat.get("ts"), int | float):
-            age = round(now.timestamp() - beat["ts"], 1)
-            report["worker"] = {"last_heartbeat_seconds_ago": age, "pid": beat.get("pid")}
-            if age > HEARTBEAT_STALE_SECONDS:
-                report["status"] = "degraded"
-        else:
-            report["worker"] = None
-            report["status"] = "degraded"
-        for key in ("slack_auth_error", "okta_auth_error"):
-            problem = store.state(key)
-            if problem:
-                report[key] = problem.get("error") if isinstance(problem, dict) else str(problem)
-                report["status"] = "degraded"
     except Exception as exc:  # the point of a health check is to report, not to raise
-        log.error("health check: database unavailable: %s", type(exc).__name__)
-        return jsonify({"status": "error", "db": f"unavailable ({type(exc).__name__})"}), 503
+        ctx.drop_store()
+        why = f"the database cannot be read: {describe(exc)}"
+        log.error("health check: %s", why)
+        return jsonify({"status": "error", "problems": [why]}), 503
+    age = heartbeat_age(store, now)
+    report: dict[str, Any] = {
+        "status": "degraded" if found else "ok",
+        "problems": found,
+        "db": "ok",
+        "inbox_pending": counts.get("pending", 0) + counts.get("processing", 0),
+        "inbox_failed": counts.get("failed", 0),
+        "inbox_oldest_pending_seconds": round(now.timestamp() - oldest, 1) if oldest else None,
+        "worker": (
+            {"last_heartbeat_seconds_ago": age, "pid": beat.get("pid")}
+            if age is not None and isinstance(beat, dict)
+            else None
+        ),
+    }
     return jsonify(report)
 
 
@@ -187,10 +206,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app = Flask("certnotify")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     context = WebContext(settings, clock)
-    # Fail at start-up, not on the first hook, if the database is unusable; and
-    # create the schema when the web app runs alone (flask run, tests).
-    store = context.store()
-    store.migrate()
+    # Fail at start-up, not on the first hook, if the database is missing or old:
+    # `certnotify serve` creates and migrates it before starting gunicorn.
+    try:
+        store = context.store()
+    except DatabaseMissing:
+        raise SettingsError(
+            f"database.path: no database at {settings.database.path} (run `certnotify migrate`"
+            " or start the service with `certnotify serve`, which creates it)"
+        ) from None
+    if store.needs_migration():
+        raise SettingsError(
+            f"database.path: {settings.database.path} needs migrating; run `certnotify migrate`"
+        )
     app.extensions["certnotify"] = context
 
     @app.errorhandler(413)

@@ -1,13 +1,20 @@
 """The worker: drains the inbox, sends the outbox, keeps a heartbeat, runs the schedule.
 
 One worker per deployment (``certnotify worker``, or the one ``certnotify serve``
-starts). Each loop ("tick") claims a batch of inbox events with a lease,
-dispatches them by event type, then sends one batch of due messages, so a
+starts), enforced by an OS lock (app.worker_lock) held for the worker's life. Each
+loop ("tick") handles a batch of inbox events, announces reassignments whose quiet
+window closed, starts a queued command job, then sends a batch of due messages, so a
 5,000-message launch never starves new events or the heartbeat.
+
+Nothing an upstream does uses up an item's tries: Okta or Slack unreachable, failing
+or rate limiting, or refusing our credentials, puts the work back untouched behind a
+growing backoff, and ``/healthz`` says why. A credential check at start-up and every
+few minutes finds a refused token before any event needs it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -15,34 +22,54 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from app.events import CLOSE, DECIDE, LAUNCH
+from app.backfill import automatic_since, backfill
+from app.credentials import (
+    OKTA_AUTH,
+    OKTA_DOWN,
+    SLACK_AUTH,
+    SLACK_DOWN,
+    CredentialCheck,
+    okta_setting,
+)
+from app.events import CLOSE, DECIDE, LAUNCH, EventView
 from app.launch import RetryLater, launch_campaign
-from app.okta import OktaAuthError, OktaError, OktaUnavailable
-from app.outbox import DrainResult
+from app.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
 from app.schedule import ReminderSchedule
 from app.services import Services
 from app.slack import SlackAuthError, SlackTransientError
 from app.store import ClaimedEvent, EventOutcome, Store
 from app.timeutil import iso
+from app.worker_lock import AnotherWorkerRunning, WorkerLock
 
-__all__ = ["AnotherWorkerRunning", "Worker"]
+__all__ = ["AnotherWorkerRunning", "DatabaseReplaced", "Worker"]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Services, ClaimedEvent], str]
 HEARTBEAT_KEY = "worker_heartbeat"
 HEARTBEAT_SECONDS = 5.0
-SINGLETON_WINDOW_SECONDS = 30.0
+BACKFILL_EVERY = timedelta(hours=24)
+# Consecutive unexpected loop failures before the worker gives up and lets its
+# supervisor start a fresh process.
+MAX_LOOP_FAILURES = 10
 
 
-class AnotherWorkerRunning(RuntimeError):
-    pass
+class DatabaseReplaced(RuntimeError):
+    """The database file was deleted or replaced under us: stop writing into it."""
 
 
 def handle_launch(services: Services, event: ClaimedEvent) -> str:
-    launch_campaign(services, event.campaign_id)
+    name = EventView(event.payload).debug_str("campaignName", 300)
+    services.store.note_campaign(event.campaign_id, name, services.clock())
+    try:
+        launch_campaign(services, event.campaign_id)
+    except OktaNotFound as exc:
+        # Kept as a campaign to check: the daily pass retires it only if the 404 lasts
+        # a day (a wrong org URL or a limited admin role answers 404 too).
+        services.store.note_not_found(event.campaign_id, services.clock())
+        raise OktaError(f"campaign not found in Okta (HTTP 404): {exc}") from None
     return "done"
 
 
@@ -62,16 +89,48 @@ def default_handlers() -> dict[str, Handler]:
     return {LAUNCH: handle_launch, CLOSE: handle_close, DECIDE: DecideHandler()}
 
 
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class JobRunner:
+    """Runs command jobs (app.jobs) one at a time in a thread of the worker, with its
+    own services but the worker's Slack sender and pace; the main loop sends."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.thread: threading.Thread | None = None
+
+    def poll(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            return
+        job = self.worker.services.store.claim_job(self.worker.services.clock())
+        if job is None:
+            return
+        self.thread = threading.Thread(
+            target=self._run, args=(job,), name=f"job-{job['id']}", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, job: dict) -> None:
+        from app.jobs import run_job
+
+        worker = self.worker
+        try:
+            services = worker.thread_services()
+        except Exception as exc:  # the waiting command must hear about it
+            log.exception("job %s: could not start", job["id"])
+            output = {"out": "", "err": f"Error: the worker could not run the job: {exc}\n"}
+            worker.services.store.finish_job(job["id"], 1, output, worker.services.clock())
+            return
+        try:
+            log.info("job %s (%s) started", job["id"], job["kind"])
+            code, output = run_job(
+                services, job["kind"], json.loads(job["args"]), send=False, stop=worker.stop_event
+            )
+            services.store.finish_job(job["id"], code, output, services.clock())
+            log.info("job %s (%s) finished with exit code %d", job["id"], job["kind"], code)
+        except Exception:
+            # Left 'running': the next worker to take the lock runs it again.
+            log.exception("job %s: not recorded", job["id"])
+        finally:
+            services.close()
 
 
 class Worker:
@@ -80,41 +139,35 @@ class Worker:
         services: Services,
         *,
         handlers: dict[str, Handler] | None = None,
-        after_tick: Callable[[Services], object] | None = None,
         services_factory: Callable[[], Services] | None = None,
+        lock: WorkerLock | None = None,
+        backfill_enabled: bool = True,
     ) -> None:
         self.services = services
         self.handlers = default_handlers() if handlers is None else handlers
-        # Runs every tick: by default, announce reassignments whose quiet window closed.
-        if after_tick is None:
-            from app.reassignment import flush_reassignments
-
-            after_tick = flush_reassignments
-        self.after_tick = after_tick
-        # The reminder job runs in a scheduler thread and needs its own services
-        # (a SQLite connection belongs to one thread). None: no schedule.
+        # The reminder job and command jobs run in their own threads and need their
+        # own services (a SQLite connection belongs to one thread). None: no schedule
+        # and no jobs (tests that drive tick() by hand).
         self.services_factory = services_factory
         self.settings = services.settings.worker
+        self.lock = lock or WorkerLock(services.settings.database.path)
+        self.credentials = CredentialCheck(
+            services.settings, services.store, services.okta, services.slack, services.clock
+        )
+        self.jobs = JobRunner(self) if services_factory is not None else None
+        self.backfill_enabled = backfill_enabled
+        self._next_backfill = 0.0  # at start-up
         self.pid = os.getpid()
         self.host = socket.gethostname()
-        self._stop = threading.Event()
+        self.stop_event = threading.Event()
         self._last_beat: datetime | None = None
+        self._noted_down = {OKTA_DOWN: "", SLACK_DOWN: ""}
 
-    # -- singleton -------------------------------------------------------------
-    def claim_singleton(self) -> None:
-        """Refuse to run beside a live worker on this database (one scheduler only)."""
-        now = self.services.clock()
-        beat = self.services.store.state(HEARTBEAT_KEY)
-        if isinstance(beat, dict) and beat.get("pid") != self.pid:
-            age = now.timestamp() - float(beat.get("ts") or 0)
-            same_host = beat.get("host") == self.host
-            if age < SINGLETON_WINDOW_SECONDS and (not same_host or _pid_alive(beat.get("pid"))):
-                raise AnotherWorkerRunning(
-                    f"another worker (pid {beat.get('pid')} on {beat.get('host')}) checked in "
-                    f"{age:.0f} s ago; run one worker per deployment"
-                )
-        self.heartbeat()
+    def thread_services(self) -> Services:
+        assert self.services_factory is not None
+        return self.services_factory()
 
+    # -- heartbeat ------------------------------------------------------------
     def _beat(self, store: Store) -> datetime:
         now = self.services.clock()
         store.set_state(
@@ -145,69 +198,177 @@ class Worker:
         )
         return EventOutcome(event.uuid, "pending", error, now + timedelta(seconds=delay))
 
-    def _credentials_rejected(self, event: ClaimedEvent, key: str, error: str) -> EventOutcome:
-        """Our Okta or Slack credentials, not this event: keep it, say so (``/healthz``,
-        ``status``), and try again in five minutes."""
+    def _wait_for_upstream(self, event: ClaimedEvent, error: str, retry_at: float) -> EventOutcome:
+        """An outage, not this event's fault: back to pending, its try given back."""
         now = self.services.clock()
-        self.services.store.set_state(key, {"error": error, "at": iso(now)}, now)
-        log.error("%s: %s; event %s kept for later", key.replace("_", " "), error, event.uuid)
-        return EventOutcome(event.uuid, "pending", error, now + timedelta(minutes=5))
+        when = max(datetime.fromtimestamp(retry_at, UTC), now) if retry_at else now
+        return EventOutcome(event.uuid, "pending", error[:300], when, uncounted=True)
+
+    def _okta_refused(self, event: ClaimedEvent, error: str) -> EventOutcome:
+        now = self.services.clock()
+        setting = okta_setting(self.services.settings)
+        message = f"{setting} rejected: {error}"[:300]
+        self.services.store.set_state(
+            OKTA_AUTH, {"setting": setting, "error": error[:200], "message": message,
+                        "at": iso(now)}, now,
+        )  # fmt: skip
+        self.credentials.problem_reported()
+        log.error("%s; event %s kept until it works again", message, event.uuid)
+        return self._wait_for_upstream(event, error, now.timestamp() + 60)
 
     def process(self, event: ClaimedEvent) -> EventOutcome:
-        """Run the event's handler; say what became of it (the caller records it)."""
-        store = self.services.store
+        """Run the event's handler; say what became of it (the caller records it).
+
+        Each event stands alone: one that cannot be decoded or handled fails with its
+        reason, and the rest of the batch goes on."""
         handler = self.handlers.get(event.event_type)
         if handler is None:
             return EventOutcome(event.uuid, "ignored")
+        try:
+            event.payload  # noqa: B018 - decode now, inside this event's own try
+        except (ValueError, RecursionError, MemoryError) as exc:
+            log.error("event %s cannot be decoded: %s", event.uuid, type(exc).__name__)
+            return EventOutcome(event.uuid, "failed", f"stored body unusable: {type(exc).__name__}")
         backoff = min(30.0 * 2 ** (event.attempts - 1), 3600.0)
         try:
             status = handler(self.services, event)
         except RetryLater as exc:
             return self._retry(event, exc.delay, str(exc))
         except OktaAuthError as exc:
-            return self._credentials_rejected(event, "okta_auth_error", str(exc)[:300])
+            return self._okta_refused(event, str(exc))
+        except OktaUnavailable as exc:
+            return self._wait_for_upstream(event, str(exc), exc.retry_at)
         except SlackAuthError as exc:
-            return self._credentials_rejected(event, "slack_auth_error", exc.code)
-        except (OktaUnavailable, SlackTransientError, sqlite3.OperationalError) as exc:
-            return self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
+            now = self.services.clock()
+            self.services.store.set_state(
+                SLACK_AUTH, {"setting": "SLACK_BOT_TOKEN", "error": exc.code,
+                             "message": f"SLACK_BOT_TOKEN rejected: {exc.code}",
+                             "at": iso(now)}, now,
+            )  # fmt: skip
+            self.credentials.problem_reported()
+            return self._wait_for_upstream(event, exc.code, now.timestamp() + 60)
+        except SlackTransientError as exc:
+            return self._wait_for_upstream(
+                event, f"slack: {exc}", self.services.clock().timestamp() + 60
+            )
+        except sqlite3.OperationalError as exc:
+            return self._retry(event, backoff, f"database: {exc}")
         except (OktaError, ValueError) as exc:
             log.error("event %s (%s) failed: %s", event.uuid, event.event_type, exc)
             return EventOutcome(event.uuid, "failed", str(exc))
         except Exception as exc:
             log.exception("event %s (%s): unexpected error", event.uuid, event.event_type)
             return self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
-        if status == "done" and store.state("okta_auth_error"):
-            store.set_state("okta_auth_error", None, self.services.clock())
         return EventOutcome(event.uuid, status)
+
+    def _process_events(self) -> bool:
+        store = self.services.store
+        events = store.claim_events(self.services.clock(), self.settings.batch_size)
+        outcomes = []
+        for event in events:
+            if self._credentials_refused():  # refused mid-batch: the rest waits, untouched
+                outcomes.append(self._wait_for_upstream(event, "credentials refused", 0.0))
+                continue
+            outcomes.append(self.process(event))
+        # Outcomes are recorded together: one write per batch, not per event, keeps the
+        # write lock free for the hook endpoint during an event storm. A crash before
+        # this just means the batch is handled again (handlers are idempotent).
+        if outcomes:
+            store.record_outcomes(outcomes, self.services.clock())
+        return bool(events)
+
+    def _credentials_refused(self) -> bool:
+        """Events wait while Okta or Slack refuses our credentials: handling them needs
+        both (a launch reads Okta, then looks people up in Slack)."""
+        store = self.services.store
+        return bool(store.state(OKTA_AUTH) or store.state(SLACK_AUTH))
+
+    # -- housekeeping -------------------------------------------------------------------
+    def _check_database_file(self) -> None:
+        if not self.services.store.same_file():
+            raise DatabaseReplaced(
+                f"the database file {self.services.settings.database.path} was deleted or "
+                "replaced while the worker ran; stopping so a fresh start opens the right file"
+            )
+
+    def _note_outages(self) -> None:
+        """Say on /healthz while Okta or Slack is unreachable (and when it is over)."""
+        now = self.services.clock()
+        for key, outage, what in (
+            (OKTA_DOWN, self.services.okta.outage, "OKTA_ORG_URL unreachable"),
+            (SLACK_DOWN, self.services.outbox.outage, "slack unavailable"),
+        ):
+            if outage == self._noted_down[key]:
+                continue
+            self._noted_down[key] = outage
+            value = {"message": f"{what}: {outage}"[:300], "since": iso(now)} if outage else None
+            self.services.store.set_state(key, value, now)
+
+    def _maybe_backfill(self) -> None:
+        if not self.backfill_enabled or self.services.clock().timestamp() < self._next_backfill:
+            return
+        store, clock = self.services.store, self.services.clock
+        since = automatic_since(store)
+        if since is None:  # a new database has missed nothing
+            self._next_backfill = (clock() + BACKFILL_EVERY).timestamp()
+            return
+        try:
+            backfill(self.services.okta, store, since, clock())
+        except OktaUnavailable as exc:
+            self._next_backfill = max(exc.retry_at, clock().timestamp() + 60)
+            return
+        except OktaAuthError as exc:
+            self._okta_refused_backfill(str(exc))
+            return
+        except OktaError as exc:
+            log.error("backfill from the system log failed: %s", exc)
+            self._next_backfill = (clock() + timedelta(hours=1)).timestamp()
+            return
+        self._next_backfill = (clock() + BACKFILL_EVERY).timestamp()
+
+    def _okta_refused_backfill(self, error: str) -> None:
+        log.error("backfill: okta refused our credentials: %s", error)
+        self.credentials.problem_reported()
+        self._next_backfill = self.services.clock().timestamp() + 300
 
     # -- loop ------------------------------------------------------------------------
     def tick(self) -> bool:
         """One round of work. True when something was done (so loop again at once)."""
-        store = self.services.store
+        services = self.services
+        store = services.store
         self.heartbeat()
-        events = store.claim_events(
-            self.services.clock(), self.settings.lease_seconds, self.settings.batch_size
-        )
-        # Outcomes are recorded together: one write per batch, not per event, keeps the
-        # write lock free for the hook endpoint during an event storm. A crash before
-        # this just means the batch is handled again (handlers are idempotent).
-        outcomes = [self.process(event) for event in events]
-        if outcomes:
-            store.record_outcomes(outcomes, self.services.clock())
-        self.after_tick(self.services)
-        sent: DrainResult = self.services.outbox.drain(max_batches=1)
-        if sent.sent and self.services.store.state("slack_auth_error"):
-            self.services.store.set_state("slack_auth_error", None, self.services.clock())
-        return bool(events) or bool(sent.sent or sent.failed or sent.retrying)
+        self._check_database_file()
+        if self.credentials.due():
+            self.credentials.run()
+        busy = False
+        if not self._credentials_refused():
+            busy = self._process_events()
+            self._maybe_backfill()
+        slack_ok = not store.state(SLACK_AUTH)
+        if slack_ok:
+            from app.reassignment import flush_reassignments
 
-    def _reminder_job(self, trigger: str) -> None:
+            flush_reassignments(services)
+        if self.jobs is not None:
+            self.jobs.poll()
+        if slack_ok:
+            sent = services.outbox.drain(limit=self.settings.batch_size)
+            if sent.auth_error:
+                self.credentials.problem_reported()
+            busy = busy or bool(sent.sent or sent.failed)
+        self._note_outages()
+        return busy
+
+    def _reminder_job(self, trigger: str) -> float | None:
         from app.reminders import run_reminder_pass
 
-        assert self.services_factory is not None
-        services = self.services_factory()
+        services = self.thread_services()
         try:
+            if self.backfill_enabled:
+                self._next_backfill = 0.0  # the main loop reads the system log first
             # The main loop sends; the pass plans and waits (one sender per process).
-            run_reminder_pass(services, trigger=trigger, stop=self._stop, send=False)
+            result = run_reminder_pass(services, trigger=trigger, stop=self.stop_event, send=False)
+            return result.retry_at or None
         finally:
             services.close()
 
@@ -218,7 +379,9 @@ class Worker:
 
         def last_started() -> str | None:
             run = store.last_reminder_run(for_today_only=True)
-            return run["started_at"] if run else None
+            marks = [run["started_at"] if run else None, store.state("database_created_at")]
+            known = [m for m in marks if isinstance(m, str)]
+            return max(known) if known else None
 
         return ReminderSchedule(
             self.services.settings.reminders, self._reminder_job, last_started, self.services.clock
@@ -228,14 +391,20 @@ class Worker:
         """Heartbeat from its own thread (and connection): a long launch or an Okta
         rate-limit wait inside a tick must not make the worker look dead."""
         db = self.services.settings.database
-        store = Store.open(db.path, db.busy_timeout_seconds)
-        try:
-            while not stop.wait(HEARTBEAT_SECONDS):
-                try:
-                    self._beat(store)
-                except sqlite3.OperationalError as exc:
-                    log.warning("heartbeat not recorded: %s", exc)
-        finally:
+        store: Store | None = None
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                if store is None or not store.same_file():
+                    if store is not None:
+                        store.close()
+                    store = Store.open(db.path, db.busy_timeout_seconds, create=False)
+                self._beat(store)
+            except Exception as exc:  # keep beating: a silent heartbeat reads as a dead worker
+                log.warning("heartbeat not recorded: %s", exc)
+                if store is not None:
+                    store.close()
+                store = None
+        if store is not None:
             store.close()
 
     def _nap(self, stop: threading.Event, stop_requested: Callable[[], bool]) -> None:
@@ -247,13 +416,40 @@ class Worker:
                 return
             stop.wait(min(left, 0.25))
 
+    def start(self) -> None:
+        """Take the worker lock and put back what a dead worker left in flight."""
+        self.lock.acquire(self.services.clock())
+        orphans = self.services.store.reclaim_orphans()
+        if any(orphans.values()):
+            log.warning(
+                "put back what the previous worker left in flight: %d events, %d messages, %d jobs",
+                orphans["events"],
+                orphans["messages"],
+                orphans["jobs"],
+            )
+
     def run(
         self, stop: threading.Event, stop_requested: Callable[[], bool] = lambda: False
     ) -> None:
         """Loop until ``stop`` is set, or ``stop_requested()`` (a signal) says so."""
-        self._stop = stop
-        self.claim_singleton()
+        self.stop_event = stop
+        self.start()
+        try:
+            self._loop(stop, stop_requested)
+        finally:
+            self.lock.release()
+
+    def startup_checks(self) -> None:
+        """Before any event: wrong credentials show at once, and events sent while we
+        were down are read back from the System Log."""
+        self.heartbeat()
+        self.credentials.run()
+        if not self.services.store.state(OKTA_AUTH):
+            self._maybe_backfill()
+
+    def _loop(self, stop: threading.Event, stop_requested: Callable[[], bool]) -> None:
         log.info("worker started (pid %d)", self.pid)
+        self.startup_checks()
         beat = threading.Thread(
             target=self._beat_until, args=(stop,), name="heartbeat", daemon=True
         )
@@ -261,6 +457,7 @@ class Worker:
         schedule = self.schedule()
         if schedule is not None:
             schedule.start()
+        failures = 0
         try:
             while not stop.is_set():
                 if stop_requested():
@@ -268,12 +465,23 @@ class Worker:
                     break
                 try:
                     busy = self.tick()
-                except sqlite3.OperationalError as exc:
-                    log.error("worker: database error: %s", exc)
+                    failures = 0
+                except DatabaseReplaced:
+                    raise
+                except Exception as exc:
+                    failures += 1
+                    if isinstance(exc, sqlite3.OperationalError):
+                        log.error("worker: database error: %s", exc)
+                    else:
+                        log.exception("worker: unexpected error in the loop")
+                    if failures >= MAX_LOOP_FAILURES:
+                        raise
                     busy = False
+                    stop.wait(min(30.0, 0.5 * 2**failures))
                 if not busy:
                     self._nap(stop, stop_requested)
         finally:
+            stop.set()
             if schedule is not None:
                 schedule.shutdown()
         log.info("worker stopped")

@@ -16,9 +16,8 @@ from app.config import Settings
 from app.fakes.okta import FakeOkta
 from app.fakes.slack import FakeSlack
 from app.services import Services
-from app.web import create_app
 from app.worker import Worker
-from tests.helpers import LAUNCH_TIME, FakeClock, make_settings
+from tests.helpers import LAUNCH_TIME, FakeClock, make_settings, web_app
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +59,7 @@ def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
 
 @pytest.fixture
 def app(settings: Settings, clock: FakeClock):
-    return create_app(settings, clock=clock)
+    return web_app(settings, clock)
 
 
 @pytest.fixture
@@ -70,4 +69,6 @@ def client(app):
 
 @pytest.fixture
 def worker(services: Services) -> Worker:
-    return Worker(services)
+    built = Worker(services)
+    built.startup_checks()  # as at start-up: before any event
+    return built

@@ -67,6 +67,17 @@ def make_settings(
     return Settings.model_validate(tree)
 
 
+def web_app(settings: Settings, clock: FakeClock):
+    """The Flask app on a migrated database, as `certnotify serve` starts it."""
+    from app.store import Store
+    from app.web import create_app
+
+    store = Store.open(settings.database.path)
+    store.migrate(clock())
+    store.close()
+    return create_app(settings, clock=clock)
+
+
 def post_hook(client, body: Any, secret: str | None = HOOK_SECRET, **headers: str):
     if secret is not None:
         headers["Authorization"] = secret
@@ -74,6 +85,16 @@ def post_hook(client, body: Any, secret: str | None = HOOK_SECRET, **headers: st
     return client.post(
         "/hooks/okta", data=data, headers={"Content-Type": "application/json", **headers}
     )
+
+
+def event_requests(fake_okta: FakeOkta) -> list:
+    """Requests made for events and passes: all but the worker's credential check
+    (``GET /governance/api/v1/campaigns?limit=1``)."""
+    return [
+        r
+        for r in fake_okta.requests
+        if not (r.path == "/governance/api/v1/campaigns" and r.param("limit") == "1")
+    ]
 
 
 def run_worker(worker: Worker, max_ticks: int = 200) -> int:

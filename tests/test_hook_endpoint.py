@@ -160,13 +160,12 @@ def test_unknown_event_types_are_accepted(app, client):
 
 
 def test_configured_secret_header_name_is_used(tmp_path, fake_okta, fake_slack, clock):
-    from app.web import create_app
-    from tests.helpers import make_settings
+    from tests.helpers import make_settings, web_app
 
     settings = make_settings(
         tmp_path, fake_okta, fake_slack, okta={"hook_secret_header": "X-Certnotify-Secret"}
     )
-    client = create_app(settings, clock=clock).test_client()
+    client = web_app(settings, clock).test_client()
     body = sample("event-launch.json")
     assert post_hook(client, body).status_code == 401  # Authorization is not the header now
     assert (
@@ -175,7 +174,9 @@ def test_configured_secret_header_name_is_used(tmp_path, fake_okta, fake_slack, 
     )
 
 
-def test_healthz_reports_database_backlog_and_worker(app, client, worker, clock):
+def test_healthz_reports_database_backlog_and_worker(app, client, services, clock):
+    from app.worker import Worker
+
     post_hook(client, sample("event-close.json"))
     report = client.get("/healthz")
     assert report.status_code == 200
@@ -184,13 +185,16 @@ def test_healthz_reports_database_backlog_and_worker(app, client, worker, clock)
     assert data["inbox_pending"] == 4
     assert data["worker"] is None
     assert data["status"] == "degraded"
-    worker.heartbeat()
+    assert data["problems"] == ["no worker has checked in yet (is `certnotify worker` running?)"]
+    Worker(services).heartbeat()
     clock.advance(seconds=5)
     data = client.get("/healthz").get_json()
     assert data["worker"]["last_heartbeat_seconds_ago"] == 5.0
-    assert data["status"] == "ok"
+    assert (data["status"], data["problems"]) == ("ok", [])
     clock.advance(seconds=120)
-    assert client.get("/healthz").get_json()["status"] == "degraded"
+    data = client.get("/healthz").get_json()
+    assert data["status"] == "degraded"
+    assert data["problems"] == ["worker silent for 125 s (last heartbeat)"]
     assert HOOK_SECRET not in report.get_data(as_text=True)
 
 

@@ -165,7 +165,7 @@ SLACK_TOKEN = "xoxb-SeCrEt-slack-bot-token-value"
 def test_secrets_appear_in_no_log_no_error_and_no_health_report(
     tmp_path, fake_okta, fake_slack, clock, caplog, capfd
 ):
-    from app.web import create_app
+    from tests.helpers import web_app
 
     settings = make_settings(
         tmp_path, fake_okta, fake_slack,
@@ -178,7 +178,7 @@ def test_secrets_appear_in_no_log_no_error_and_no_health_report(
         logging.getLogger(noisy).setLevel(logging.DEBUG)
     caplog.set_level(logging.DEBUG)
     try:
-        app = create_app(settings, clock=clock)
+        app = web_app(settings, clock)
         client = app.test_client()
         services = Services.build(settings, clock=clock, sleep=clock.sleep)
         from app.worker import Worker
@@ -190,6 +190,7 @@ def test_secrets_appear_in_no_log_no_error_and_no_health_report(
         post_hook(client, body)  # accepted
         run_worker(Worker(services))  # Okta answers 401 to our (wrong) token
         errors = [r.get("last_error") for r in services.store.db.query("SELECT * FROM inbox")]
+        errors.append(json.dumps(services.store.state("okta_auth_error")))
         fake_okta.api_token = OKTA_TOKEN  # now Okta accepts it; Slack will not
         fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
         clock.advance(minutes=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -126,7 +127,7 @@ def test_a_steady_stream_is_still_announced_after_max_wait(services, fake_okta, 
         payload = sample("event-decide-reassign.json")["data"]["events"][0]
         payload["debugContext"]["debugData"]["campaignItemReviewerId"] = review["id"]
         event = ClaimedEvent(f"u{i}", f"d{i}", "certification.campaign.item.decide",
-                             campaign_id, clock.epoch(), payload, 1)  # fmt: skip
+                             campaign_id, clock.epoch(), json.dumps(payload), 1)  # fmt: skip
         assert handler(services, event) == "done"
         if flush_reassignments(services) and announced_at is None:
             announced_at = i

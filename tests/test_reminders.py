@@ -176,11 +176,30 @@ def test_a_campaign_ended_early_is_retired_and_nobody_is_reminded(org, services)
     assert len(org.okta.requests) == requests
 
 
-def test_a_campaign_deleted_in_okta_is_retired(org, services):
+def test_a_campaign_gone_from_okta_for_a_day_is_retired(org, services, clock):
     org.okta._campaigns.pop(org.id)
     result, sent = org.remind(7)
+    # One 404 is not enough: a wrong org URL or a limited admin role answers 404 too.
+    assert (result.retired, sent) == ([], [])
+    assert "not found in Okta" in result.errors[0]
+    assert services.store.campaign_row(org.id)["retired_at"] is None
+    clock.advance(hours=23)
+    assert org.remind(8)[0].retired == []
+    clock.advance(hours=2)
+    result, sent = org.remind(9)
     assert (result.retired, sent) == ([org.id], [])
-    assert services.store.campaign_row(org.id)["retired_reason"] == "no longer found in Okta"
+    assert services.store.campaign_row(org.id)["retired_reason"].startswith("not found in Okta since")
+
+
+def test_a_campaign_that_answers_again_is_not_retired(org, services, clock):
+    campaign = org.okta._campaigns.pop(org.id)
+    org.remind(7)
+    org.okta.add_campaign(campaign)
+    org.remind(8)
+    clock.advance(days=2)
+    org.okta._campaigns.pop(org.id)
+    assert org.remind(9)[0].retired == []  # the clock restarted when Okta answered
+    assert services.store.campaign_row(org.id)["retired_at"] is None
 
 
 def test_close_event_retires_the_campaign(client, worker, org, services):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -10,9 +9,8 @@ import pytest
 
 from app.config import ReminderSettings
 from app.schedule import JOB_ID, ReminderSchedule, latest_fire_time
-from app.web import create_app
 from app.worker import AnotherWorkerRunning, Worker
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, web_app
 
 
 @pytest.mark.parametrize(
@@ -90,7 +88,7 @@ def test_start_schedules_one_coalescing_daily_job_and_catches_up():
 def test_the_web_app_never_starts_a_scheduler(settings, clock):
     before = {t.name for t in threading.enumerate()}
     for _ in range(4):  # like four gunicorn workers importing the app
-        create_app(settings, clock=clock)
+        web_app(settings, clock)
     started = {t.name for t in threading.enumerate()} - before
     assert not any("APScheduler" in name for name in started)
 
@@ -99,13 +97,17 @@ def test_a_second_worker_on_the_same_database_refuses_to_start(services, setting
     from app.services import Services
 
     first = Worker(services)
-    first.claim_singleton()
+    first.start()
     other = Services.build(settings, clock=clock, sleep=clock.sleep)
     second = Worker(other)
-    second.pid = os.getppid()  # a different, live process
-    with pytest.raises(AnotherWorkerRunning, match="run one worker per deployment"):
-        second.claim_singleton()
-    # Once the first has been silent for a while (it died), the second may start.
-    clock.advance(seconds=31)
-    second.claim_singleton()
+    with pytest.raises(AnotherWorkerRunning, match=r"worker pid \d+ on .*run one worker per"):
+        second.start()
+    # The lock is the kernel's: once the holder is gone (closed, crashed, killed), the
+    # next worker starts at once. No heartbeat window, whatever the clock or host says.
+    other.store.set_state(
+        "worker_heartbeat", {"ts": clock.epoch() + 3600, "pid": 1, "host": "elsewhere"}, clock()
+    )
+    first.lock.release()
+    second.start()
+    second.lock.release()
     other.close()

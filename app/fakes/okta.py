@@ -34,11 +34,13 @@ from zoneinfo import ZoneInfo
 import jwt
 
 from app.fakes.httpserver import FakeHTTPServer, Request, Response
+from app.fakes.okta_logs import LOGS, SystemLog
 
 __all__ = ["ERROR_400_FILTER", "ERROR_429", "FakeOkta", "Fault"]
 
 API = "/governance/api/v1"
 REVIEWS = f"{API}/reviews"
+CAMPAIGNS = f"{API}/campaigns"
 _REVIEW_PATH = re.compile(rf"{REVIEWS}/([^/]+)")
 _CAMPAIGN_PATH = re.compile(rf"{API}/campaigns/([^/]+)")
 
@@ -160,6 +162,10 @@ class FakeOkta(FakeHTTPServer):
         self._window_end = 0.0
         self._window_used = 0
         self.rate_limited = 0  # 429 answers, enforced or injected
+        self.system_log = SystemLog()
+        # An outage: every API call answers ``outage_status`` until this time (clock).
+        self.outage_until = 0.0
+        self.outage_status = 503
 
     # -- lifecycle -------------------------------------------------------------
     @property
@@ -352,6 +358,16 @@ class FakeOkta(FakeHTTPServer):
             self._campaigns[campaign_id].update(status=status, lastUpdated=self._now())
 
     # -- faults and request log --------------------------------------------------
+    def log(self, event: dict[str, Any]) -> None:
+        """Record a System Log event (``app.fakes.okta_logs.log_event`` builds one)."""
+        with self.lock:
+            self.system_log.add(event)
+
+    def down_until(self, until: float, status: int = 503) -> None:
+        """Every API call answers ``status`` until ``until`` (this fake's clock)."""
+        with self.lock:
+            self.outage_until, self.outage_status = until, status
+
     def inject(self, path_prefix: str, *faults: Fault) -> None:
         """Queue faults; each is used once, by the next request (either host) under the prefix."""
         with self.lock:
@@ -369,6 +385,8 @@ class FakeOkta(FakeHTTPServer):
         with self.lock:
             rate_headers = self._count_request()
             fault = self._take_fault(request.path)
+            if self.clock() < self.outage_until:
+                fault = Fault(status=self.outage_status)
             if fault is not None and fault.status >= 400:
                 response = self._fault_response(fault)
             else:
@@ -470,6 +488,11 @@ class FakeOkta(FakeHTTPServer):
         if not self._authorized(request.headers.get("authorization", "")):
             return _json(401, _error("E0000011", "Invalid token provided"))
         path = request.path.rstrip("/")
+        if path == LOGS and request.method == "GET":
+            status, body, headers = self.system_log.answer(request, self.admin_url)
+            return _json(status, body, headers)
+        if path == CAMPAIGNS and request.method == "GET":
+            return self._list_campaigns(request)
         review = _REVIEW_PATH.fullmatch(path)
         campaign = _CAMPAIGN_PATH.fullmatch(path)
         if path != REVIEWS and not review and not campaign:
@@ -483,6 +506,15 @@ class FakeOkta(FakeHTTPServer):
         if campaign:
             return _get(self._campaigns, campaign[1], "Campaign")
         return self._list_reviews(request)
+
+    def _list_campaigns(self, request: Request) -> Response:
+        """``GET /governance/api/v1/campaigns?limit=N``: the first N, newest first (no
+        filter or cursor: certnotify lists campaigns only to check its credentials)."""
+        limit_text = request.param("limit") or str(DEFAULT_LIMIT)
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+            return _json(400, _error("E0000001", "Api validation failed: limit"))
+        page = list(self._campaigns.values())[::-1][: int(limit_text)]
+        return _json(200, {"data": page, "_links": {"self": _link(self.admin_url + CAMPAIGNS)}})
 
     def _authorized(self, header: str) -> bool:
         scheme, _, token = header.partition(" ")

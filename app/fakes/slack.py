@@ -232,9 +232,13 @@ class FakeSlack(FakeHTTPServer):
         latency: float = 0.0,
         limits: SlackLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        scopes: str = "chat:write,im:write,users:read,users:read.email",
     ) -> None:
         super().__init__()
         self.token = token
+        # Granted bot scopes, sent back in x-oauth-scopes on every answer as Slack does.
+        self.scopes = scopes
+        self.revoked = False  # True: every call answers token_revoked (an admin revoked us)
         self.latency = latency
         self.limits = limits
         self.clock = clock
@@ -367,12 +371,16 @@ class FakeSlack(FakeHTTPServer):
             return _error("not_authed")
         if authorization != f"Bearer {self.token}":
             return _error("invalid_auth")
+        if self.revoked:
+            return _error("token_revoked")
         try:
             params = _params(request)
             limited = self._enforce_limits(method, params)
-            return limited or handler(params)
+            answer = limited or handler(params)
         except _ParamError as exc:
             return _error(str(exc))
+        answer.headers.setdefault("x-oauth-scopes", self.scopes)
+        return answer
 
     @staticmethod
     def _fault_response(fault: Fault) -> Response | None:

@@ -1,0 +1,190 @@
+"""Are our Okta and Slack credentials accepted? Checked at start-up and every few minutes.
+
+Wrong credentials must not look healthy until the first campaign fails. The worker
+checks Slack (``auth.test``, and the scopes the token was granted against those the
+code uses) and Okta (one cheap authenticated read) when it starts and every
+``every_seconds``. A problem is written to the database, where ``/healthz`` and
+``certnotify status`` read it as one line naming the setting to fix, and the work
+that needs the refused service pauses (nothing is retried with a broken token, no
+tries are used up). While a problem lasts the check runs again with a growing
+backoff; when it passes, the problem is cleared and the work resumes by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from app.config import Settings
+from app.okta import OktaAuthError, OktaClient, OktaError, OktaNotFound, OktaUnavailable
+from app.slack import SlackAuthError, SlackError, SlackSender
+from app.store import Store
+from app.timeutil import Clock, iso
+
+__all__ = [
+    "OKTA_AUTH",
+    "OKTA_DOWN",
+    "SLACK_AUTH",
+    "SLACK_DOWN",
+    "CredentialCheck",
+    "okta_setting",
+]
+
+log = logging.getLogger(__name__)
+
+# State keys (kv table). *_AUTH: our credentials are refused (work pauses);
+# *_DOWN: the service is unreachable or failing (work waits on its own backoff).
+SLACK_AUTH = "slack_auth_error"
+OKTA_AUTH = "okta_auth_error"
+SLACK_DOWN = "slack_unavailable"
+OKTA_DOWN = "okta_unavailable"
+
+CHECK_EVERY_SECONDS = 300.0
+RETRY_FIRST_SECONDS = 30.0
+RETRY_MAX_SECONDS = 900.0
+
+
+def okta_setting(settings: Settings) -> str:
+    """The setting an operator fixes when Okta refuses us."""
+    if settings.okta.api_token.get_secret_value():
+        return "OKTA_API_TOKEN"
+    return "OKTA_CLIENT_ID / OKTA_PRIVATE_KEY_FILE"
+
+
+@dataclass(frozen=True)
+class Problem:
+    setting: str
+    error: str
+    message: str
+
+    def as_state(self, now_iso: str) -> dict[str, Any]:
+        return {
+            "setting": self.setting,
+            "error": self.error,
+            "message": self.message,
+            "at": now_iso,
+        }
+
+
+class CredentialCheck:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        okta: OktaClient,
+        slack: SlackSender,
+        clock: Clock,
+        *,
+        every_seconds: float = CHECK_EVERY_SECONDS,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.okta = okta
+        self.slack = slack
+        self.clock = clock
+        self.every_seconds = every_seconds
+        self._next = 0.0  # due at once: the first check runs at start-up
+        self._failures = 0
+
+    def due(self) -> bool:
+        return self.clock().timestamp() >= self._next
+
+    def problem_reported(self) -> None:
+        """The work hit a refused credential: check again after the current backoff."""
+        self._next = min(self._next, self.clock().timestamp() + self._backoff())
+
+    def _backoff(self) -> float:
+        return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** max(0, self._failures - 1))
+
+    def run(self) -> list[str]:
+        """Check both services now; record what is wrong; returns the problem lines."""
+        problems: list[str] = []
+        for key, down_key, check in (
+            (SLACK_AUTH, SLACK_DOWN, self._check_slack),
+            (OKTA_AUTH, OKTA_DOWN, self._check_okta),
+        ):
+            try:
+                problem, unreachable = check()
+            except Exception as exc:  # a bug in a check must not stop the worker
+                log.exception("credential check failed")
+                problem, unreachable = None, f"check failed: {type(exc).__name__}"
+            now = self.clock()
+            self._record(key, problem.as_state(iso(now)) if problem else None)
+            if unreachable is not None:
+                self._record(down_key, {"message": unreachable, "since": iso(now)}, keep=True)
+            elif problem is None:
+                self._record(down_key, None)
+            if problem:
+                problems.append(problem.message)
+        if problems:
+            self._failures += 1
+            self._next = self.clock().timestamp() + self._backoff()
+            for line in problems:
+                log.error("credential check: %s", line)
+        else:
+            self._failures = 0
+            self._next = self.clock().timestamp() + self.every_seconds
+        return problems
+
+    def _record(self, key: str, value: dict[str, Any] | None, *, keep: bool = False) -> None:
+        current = self.store.state(key)
+        if value is None:
+            if current:
+                self.store.set_state(key, None, self.clock())
+                log.info("%s cleared", key.replace("_", " "))
+            return
+        if keep and current:  # an ongoing outage keeps the time it started
+            return
+        if not current or current.get("message") != value.get("message"):
+            self.store.set_state(key, value, self.clock())
+
+    def _check_slack(self) -> tuple[Problem | None, str | None]:
+        if self.settings.slack.dry_run:
+            return None, None
+        try:
+            missing = self.slack.check_auth()
+        except SlackAuthError as exc:
+            return Problem(
+                "SLACK_BOT_TOKEN", exc.code, f"SLACK_BOT_TOKEN rejected: {exc.code}"
+            ), None
+        except SlackError as exc:
+            return None, f"slack unreachable: {exc}"
+        if missing:
+            scopes = ", ".join(missing)
+            return (
+                Problem(
+                    "SLACK_BOT_TOKEN",
+                    "missing_scope",
+                    f"SLACK_BOT_TOKEN lacks the scopes {scopes} (add them to the Slack app "
+                    "and reinstall it)",
+                ),
+                None,
+            )
+        return None, None
+
+    def _check_okta(self) -> tuple[Problem | None, str | None]:
+        setting = okta_setting(self.settings)
+        try:
+            self.okta.probe()
+        except OktaAuthError as exc:
+            return Problem(setting, _short(exc), f"{setting} rejected: {_short(exc)}"), None
+        except OktaNotFound:
+            return (
+                Problem(
+                    "OKTA_ORG_URL",
+                    "not_found",
+                    f"OKTA_ORG_URL: {self.settings.okta.org_url} has no Identity Governance "
+                    "API (HTTP 404); check the org URL",
+                ),
+                None,
+            )
+        except OktaUnavailable as exc:
+            return None, f"OKTA_ORG_URL unreachable: {exc}"
+        except OktaError as exc:
+            return Problem(setting, _short(exc), f"okta refused the check: {_short(exc)}"), None
+        return None, None
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).replace("okta GET /governance/api/v1/campaigns: ", "")[:200]

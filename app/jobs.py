@@ -1,0 +1,205 @@
+"""One sender per deployment: ``remind``, ``sync`` and ``test-message`` as jobs.
+
+Slack paces a workspace as a whole, and only one process at a time may send (the
+holder of the worker lock, see app.worker_lock). So a command that sends asks first:
+when a worker is alive, the command writes a job row and waits while the worker runs
+it and records its output and exit code; the command prints them as if it had done
+the work itself. With no worker alive, the command takes the lock and runs the job in
+its own process. If the worker dies while the command waits, the command takes over.
+"""
+
+from __future__ import annotations
+
+import getpass
+import io
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TextIO
+
+from app.launch import RetryLater, launch_campaign
+from app.messages import test_message
+from app.models import is_okta_id
+from app.okta import OktaError
+from app.reminders import run_reminder_pass
+from app.services import Services
+from app.slack import SlackError
+from app.store import Store
+from app.timeutil import Clock, system_clock
+from app.worker_lock import WorkerLock
+
+__all__ = ["KINDS", "JobError", "hand_off_or_run", "run_job"]
+
+log = logging.getLogger(__name__)
+
+KINDS = ("remind", "sync", "test-message")
+POLL_SECONDS = 0.2
+_SLACK_TARGET = re.compile(r"[UWCGD][A-Z0-9]{2,20}|#[a-z0-9_-]{1,80}")
+
+
+class JobError(Exception):
+    """A job's known failure: one line for the operator, exit code 1."""
+
+
+def requested_by() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
+
+
+# -- the jobs themselves ------------------------------------------------------------------
+def _remind(services: Services, args: dict[str, Any], out: TextIO, send: bool, stop) -> int:
+    day = date.fromisoformat(args["date"]) if args.get("date") else None
+    result = run_reminder_pass(services, today=day, stop=stop, send=send, out=out)
+    print(result.line(), file=out)
+    for campaign_id in result.retired:
+        print(f"  retired: {campaign_id}", file=out)
+    for error in result.errors:
+        print(f"  error: {error}", file=out)
+    if result.auth_error:
+        raise JobError(result.auth_error)
+    return 0
+
+
+def _sync(services: Services, args: dict[str, Any], out: TextIO, send: bool, stop) -> int:
+    campaign_id = args["campaign_id"]
+    try:
+        summary = launch_campaign(services, campaign_id, revive=True)
+    except RetryLater as exc:
+        raise JobError(f"campaign {campaign_id}: {exc}; try again in a minute") from None
+    print(summary.line(), file=out)
+    result = services.outbox.settle(summary.scopes, sleep=services.sleep, stop=stop, send=send)
+    print(
+        f"sent={result.sent} unmapped={len(summary.unmapped)} failed={result.failed}"
+        + (f" slack_error={result.auth_error}" if result.auth_error else ""),
+        file=out,
+    )
+    for entry in summary.unmapped:
+        print(f"  not in Slack: {entry}", file=out)
+    return 1 if result.auth_error else 0
+
+
+def _test_message(services: Services, args: dict[str, Any], out: TextIO, send: bool, stop) -> int:
+    target = args["target"]
+    channel = target
+    if "@" in target and not target.startswith("#"):
+        # Always asked afresh: "no Slack account" may be cached from before an invite.
+        resolution = services.directory.resolve([target], fresh=True)[target.strip().lower()]
+        if not resolution.user_id:
+            raise JobError(f"{target}: {resolution.reason}")
+        channel = resolution.user_id
+    message = test_message(args.get("who") or "certnotify", services.clock())
+    posted = services.slack.post(channel, message.text, message.blocks)
+    print(f"sent to {target} (channel {posted.channel}, ts {posted.ts})", file=out)
+    return 0
+
+
+_JOBS: dict[str, Callable[[Services, dict[str, Any], TextIO, bool, Any], int]] = {
+    "remind": _remind,
+    "sync": _sync,
+    "test-message": _test_message,
+}
+
+
+def check_args(kind: str, args: dict[str, Any]) -> None:
+    """Refuse bad input before anything is queued (the worker trusts its jobs table
+    only as far as this check)."""
+    if kind not in _JOBS:
+        raise JobError(f"unknown job kind {kind!r}")
+    if kind == "sync" and not is_okta_id(args.get("campaign_id")):
+        raise JobError("CAMPAIGN_ID must be letters and digits only")
+    if kind == "test-message":
+        target = str(args.get("target") or "")
+        if not ("@" in target and not target.startswith("#")) and not _SLACK_TARGET.fullmatch(
+            target
+        ):
+            raise JobError("TARGET: use an email, a Slack user id (U…) or #channel")
+    if kind == "remind" and args.get("date"):
+        date.fromisoformat(args["date"])
+
+
+def run_job(
+    services: Services,
+    kind: str,
+    args: dict[str, Any],
+    *,
+    send: bool,
+    stop: threading.Event | None = None,
+) -> tuple[int, dict[str, str]]:
+    """Run one job; returns (exit code, {"out": stdout text, "err": stderr text})."""
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        check_args(kind, args)
+        code = _JOBS[kind](services, args, out, send, stop)
+    except JobError as exc:
+        print(f"Error: {exc}", file=err)
+        code = 1
+    except (OktaError, SlackError) as exc:
+        print(f"Error: {exc}", file=err)
+        code = 1
+    except Exception as exc:  # reported to the waiting command, not swallowed
+        log.exception("job %s failed", kind)
+        print(f"Error: {kind} failed: {type(exc).__name__}: {exc}", file=err)
+        code = 1
+    return code, {"out": out.getvalue(), "err": err.getvalue()}
+
+
+# -- the command side -------------------------------------------------------------------
+def _run_here(
+    lock: WorkerLock,
+    build: Callable[[], Services],
+    kind: str,
+    args: dict[str, Any],
+    job_id: int | None,
+) -> tuple[int, dict[str, str]]:
+    """We hold the lock: put back what a dead sender left in flight, then do the job."""
+    services = build()
+    try:
+        services.store.reclaim_orphans()
+        if job_id is not None and services.store.claim_job(services.clock(), job_id) is None:
+            row = services.store.job(job_id) or {}
+            if row.get("status") == "done":  # finished just before the worker went away
+                return int(row["exit_code"] or 0), json.loads(row["output"] or "{}")
+        code, output = run_job(services, kind, args, send=True)
+        if job_id is not None:
+            services.store.finish_job(job_id, code, output, services.clock())
+        return code, output
+    finally:
+        services.close()
+        lock.release()
+
+
+def hand_off_or_run(
+    db_path: str,
+    busy_timeout: float,
+    build: Callable[[], Services],
+    kind: str,
+    args: dict[str, Any],
+    *,
+    clock: Clock = system_clock,
+    sleep: Callable[[float], None] = time.sleep,
+    notice: Callable[[str], None] = lambda line: log.info("%s", line),
+) -> tuple[int, dict[str, str]]:
+    """Run ``kind`` through the live worker, or here when there is none."""
+    check_args(kind, args)
+    lock = WorkerLock(db_path)
+    if lock.try_acquire(clock(), role=f"certnotify {kind}"):
+        return _run_here(lock, build, kind, args, None)
+    store = Store.open(db_path, busy_timeout)
+    try:
+        job_id = store.enqueue_job(kind, args, requested_by(), clock())
+        notice(f"a worker is running ({lock.holder()}): {kind} handed to it as job {job_id}")
+        while True:
+            row = store.job(job_id)
+            if row is not None and row["status"] == "done":
+                return int(row["exit_code"] or 0), json.loads(row["output"] or "{}")
+            if lock.try_acquire(clock(), role=f"certnotify {kind}"):
+                notice(f"the worker went away; running job {job_id} here")
+                return _run_here(lock, build, kind, args, job_id)
+            sleep(POLL_SECONDS)
+    finally:
+        store.close()
