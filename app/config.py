@@ -110,6 +110,7 @@ class SlackSettings(_Section):
     api_url: str = "https://slack.com/api/"
     timeout_seconds: float = Field(15.0, gt=0, le=120)
     max_retries: int = Field(5, ge=0, le=20)
+    backoff_seconds: float = Field(0.5, ge=0, le=30)
     directory_max_age_hours: float = Field(24.0, ge=0)
     sweep_min_unknown: int = Field(20, ge=1)
     post_concurrency: int = Field(1, ge=1, le=16)

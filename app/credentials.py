@@ -18,6 +18,7 @@ from typing import Any
 
 from app.config import Settings
 from app.okta import OktaAuthError, OktaClient, OktaError, OktaNotFound, OktaUnavailable
+from app.outbox import Outbox
 from app.slack import SlackAuthError, SlackError, SlackSender
 from app.store import Store
 from app.timeutil import Clock, iso
@@ -76,12 +77,14 @@ class CredentialCheck:
         slack: SlackSender,
         clock: Clock,
         *,
+        outbox: Outbox | None = None,
         every_seconds: float = CHECK_EVERY_SECONDS,
     ) -> None:
         self.settings = settings
         self.store = store
         self.okta = okta
         self.slack = slack
+        self.outbox = outbox
         self.clock = clock
         self.every_seconds = every_seconds
         self._next = 0.0  # due at once: the first check runs at start-up
@@ -100,21 +103,25 @@ class CredentialCheck:
     def run(self) -> list[str]:
         """Check both services now; record what is wrong; returns the problem lines."""
         problems: list[str] = []
-        for key, down_key, check in (
-            (SLACK_AUTH, SLACK_DOWN, self._check_slack),
-            (OKTA_AUTH, OKTA_DOWN, self._check_okta),
+        for key, check, circuit in (
+            (SLACK_AUTH, self._check_slack, self.outbox),
+            (OKTA_AUTH, self._check_okta, self.okta),
         ):
             try:
                 problem, unreachable = check()
-            except Exception as exc:  # a bug in a check must not stop the worker
+            except Exception:  # a bug in a check must not stop the worker
                 log.exception("credential check failed")
-                problem, unreachable = None, f"check failed: {type(exc).__name__}"
+                problem, unreachable = None, None
             now = self.clock()
-            self._record(key, problem.as_state(iso(now)) if problem else None)
-            if unreachable is not None:
-                self._record(down_key, {"message": unreachable, "since": iso(now)}, keep=True)
-            elif problem is None:
-                self._record(down_key, None)
+            if unreachable is None or problem is not None:
+                self._record(key, problem.as_state(iso(now)) if problem else None)
+            # Unreachable is not a credential problem: the work waits behind the same
+            # outage circuit its own calls use, and the worker says so on /healthz.
+            if circuit is not None:
+                if unreachable is not None:
+                    circuit.unreachable(unreachable)
+                elif problem is None:
+                    circuit.answered()
             if problem:
                 problems.append(problem.message)
         if problems:
@@ -127,14 +134,12 @@ class CredentialCheck:
             self._next = self.clock().timestamp() + self.every_seconds
         return problems
 
-    def _record(self, key: str, value: dict[str, Any] | None, *, keep: bool = False) -> None:
+    def _record(self, key: str, value: dict[str, Any] | None) -> None:
         current = self.store.state(key)
         if value is None:
             if current:
                 self.store.set_state(key, None, self.clock())
                 log.info("%s cleared", key.replace("_", " "))
-            return
-        if keep and current:  # an ongoing outage keeps the time it started
             return
         if not current or current.get("message") != value.get("message"):
             self.store.set_state(key, value, self.clock())
@@ -149,7 +154,7 @@ class CredentialCheck:
                 "SLACK_BOT_TOKEN", exc.code, f"SLACK_BOT_TOKEN rejected: {exc.code}"
             ), None
         except SlackError as exc:
-            return None, f"slack unreachable: {exc}"
+            return None, exc.code
         if missing:
             scopes = ", ".join(missing)
             return (
@@ -180,7 +185,7 @@ class CredentialCheck:
                 None,
             )
         except OktaUnavailable as exc:
-            return None, f"OKTA_ORG_URL unreachable: {exc}"
+            return None, str(exc)
         except OktaError as exc:
             return Problem(setting, _short(exc), f"okta refused the check: {_short(exc)}"), None
         return None, None

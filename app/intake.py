@@ -155,12 +155,14 @@ class IntakeWriter:
                 log.error("hook intake: could not store %d deliveries: %s", len(deliveries), why)
             self.last_error = why
             self._drop()  # the next batch starts with a fresh connection
+            self._probe_at, self._probe_error = time.monotonic(), why
             for _, _, future in batch:
                 future.set_exception(StoreUnusable(why))
             return
         if self.last_error:
             log.info("hook intake: storing again after: %s", self.last_error)
             self.last_error = ""
+        self._probe_at, self._probe_error = time.monotonic(), None  # a write just worked
         found = iter(results)
         for item, _, future in batch:
             future.set_result(None if item is _PROBE else next(found))

@@ -362,10 +362,11 @@ class OktaClient:
                 f"{self.outage} (waiting until {_hhmmss(self._down_until)} before trying again)",
                 retry_at=self._down_until,
             )
+        if retries is None:
+            # Half-open: after an outage, one plain request tells whether Okta is back.
+            retries = 0 if circuit and self.outage else self.max_retries
         try:
-            response = self._send_with_retries(
-                method, path, params, self.max_retries if retries is None else retries
-            )
+            response = self._send_with_retries(method, path, params, retries)
         except OktaUnavailable as exc:
             if circuit and exc.status in CIRCUIT_STATUSES:
                 self._open_circuit(str(exc))
@@ -375,10 +376,20 @@ class OktaClient:
                 # the others go on, and this one is tried again in a while.
                 exc.retry_at = self._clock() + RESOURCE_RETRY_SECONDS
             raise
-        if circuit and self.outage:
-            log.info("okta answers again after: %s", self.outage)
-            self.outage, self._outage_backoff, self._down_until = "", 0.0, 0.0
+        if circuit:
+            self.answered()
         return response
+
+    def answered(self) -> None:
+        """Okta answered: the outage (if any) is over."""
+        if self.outage:
+            log.info("okta answers again after: %s", self.outage)
+        self.outage, self._outage_backoff, self._down_until = "", 0.0, 0.0
+
+    def unreachable(self, error: str) -> None:
+        """Okta could not be reached (by a probe): calls wait, as after a failed call."""
+        if not self.outage or self._clock() >= self._down_until:
+            self._open_circuit(error)
 
     def _open_circuit(self, error: str) -> None:
         self._outage_backoff = min(

@@ -90,6 +90,14 @@ class Outbox:
         self.outage = error
         return self.paused_until
 
+    def unreachable(self, error: str) -> None:
+        """Slack could not be reached (by the credential check): sending waits too."""
+        if self.clock().timestamp() >= self.paused_until:
+            self._open_circuit(error, 0.0)
+
+    def answered(self) -> None:
+        self._close_circuit()
+
     def _close_circuit(self) -> None:
         if self.outage:
             log.info("slack answers again after: %s", self.outage)

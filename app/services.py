@@ -83,6 +83,7 @@ class Services:
                     settings.slack.timeout_seconds,
                     settings.slack.max_retries,
                     gate,
+                    settings.slack.backoff_seconds,
                 ),
                 gate,
             )

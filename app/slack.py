@@ -30,6 +30,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -258,17 +260,32 @@ class SharedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+class ProportionalJitter(Jitter):
+    """Up to half the pause again, at random. The SDK's own jitter adds up to a whole
+    second whatever the pause, which makes a short backoff setting meaningless."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration * (1 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+
+
 def build_web_client(
-    token: str, base_url: str, timeout: float, max_retries: int, gate: RateGate
+    token: str,
+    base_url: str,
+    timeout: float,
+    max_retries: int,
+    gate: RateGate,
+    backoff: float = 0.5,
 ) -> WebClient:
+    # The SDK's own backoff between retries of one call (0.5 s, 1 s, 2 s... plus jitter).
+    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff, jitter=ProportionalJitter())
     return WebClient(
         token=token,
         base_url=base_url,
         timeout=int(max(1, round(timeout))),
         retry_handlers=[
             SharedRateLimitRetryHandler(gate, max_retry_count=max_retries),
-            ServerErrorRetryHandler(max_retry_count=max_retries),
-            ConnectionErrorRetryHandler(max_retry_count=max_retries),
+            ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+            ConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
         ],
     )
 
@@ -300,7 +317,9 @@ def classify(exc: SlackApiError) -> SlackError:
             )
         return SlackTransientError(code or "ratelimited", retry_after=retry_after)
     if status >= 500:
-        return SlackTransientError(code or f"http_{status}")
+        # Slack's edge answers 5xx with an HTML or text body, which the SDK reports as
+        # "Received a response in a non-JSON format": the status says more.
+        return SlackTransientError(f"http_{status}")
     if code in AUTH_ERRORS:
         return SlackAuthError(code)
     if code in TRANSIENT_ERRORS:

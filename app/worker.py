@@ -152,7 +152,12 @@ class Worker:
         self.settings = services.settings.worker
         self.lock = lock or WorkerLock(services.settings.database.path)
         self.credentials = CredentialCheck(
-            services.settings, services.store, services.okta, services.slack, services.clock
+            services.settings,
+            services.store,
+            services.okta,
+            services.slack,
+            services.clock,
+            outbox=services.outbox,
         )
         self.jobs = JobRunner(self) if services_factory is not None else None
         self.backfill_enabled = backfill_enabled

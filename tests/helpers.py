@@ -57,7 +57,12 @@ def make_settings(
             "backoff_seconds": 0.01,
             "timeout_seconds": 5,
         },
-        "slack": {"bot_token": fake_slack.token, "api_url": fake_slack.url, "max_retries": 3},
+        "slack": {
+            "bot_token": fake_slack.token,
+            "api_url": fake_slack.url,
+            "max_retries": 3,
+            "backoff_seconds": 0.01,
+        },
         "database": {"path": str(tmp_path / "certnotify.db")},
         "messages": {"org_name": "Acme"},
         "campaigns": {"default_time_zone": "UTC"},

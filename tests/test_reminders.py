@@ -188,7 +188,9 @@ def test_a_campaign_gone_from_okta_for_a_day_is_retired(org, services, clock):
     clock.advance(hours=2)
     result, sent = org.remind(9)
     assert (result.retired, sent) == ([org.id], [])
-    assert services.store.campaign_row(org.id)["retired_reason"].startswith("not found in Okta since")
+    assert services.store.campaign_row(org.id)["retired_reason"].startswith(
+        "not found in Okta since"
+    )
 
 
 def test_a_campaign_that_answers_again_is_not_retired(org, services, clock):

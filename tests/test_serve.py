@@ -115,7 +115,7 @@ def test_four_web_workers_and_one_worker_run_one_reminder_pass(tmp_path, fake_ok
     from app.models import Campaign
 
     store = Store.open(tmp_path / "certnotify.db")
-    store.migrate()
+    store.migrate(datetime.now(UTC) - timedelta(hours=1))  # in use before the pass was due
     store.save_campaign(Campaign.from_api(fake_okta._campaigns[campaign_id]), datetime.now(UTC))
     with serve(fake_okta, fake_slack, config=config, workdir=tmp_path) as served:
         assert served.db == tmp_path / "certnotify.db"

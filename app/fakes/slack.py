@@ -239,6 +239,7 @@ class FakeSlack(FakeHTTPServer):
         # Granted bot scopes, sent back in x-oauth-scopes on every answer as Slack does.
         self.scopes = scopes
         self.revoked = False  # True: every call answers token_revoked (an admin revoked us)
+        self.outage_status: int | None = None  # e.g. 503: every call answers it (Slack down)
         self.latency = latency
         self.limits = limits
         self.clock = clock
@@ -361,6 +362,8 @@ class FakeSlack(FakeHTTPServer):
         return response
 
     def _answer(self, method: str, request: Request, fault: Fault | None) -> Response:
+        if self.outage_status is not None:
+            fault = Fault(status=self.outage_status)
         if fault is not None and (scripted := self._fault_response(fault)) is not None:
             return scripted
         handler = self._handlers.get(method)
