@@ -7,7 +7,6 @@ real processes (kill -9, restarts, a slow Slack beside `sync`).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -16,7 +15,6 @@ import pytest
 
 from app.credentials import OKTA_AUTH, SLACK_AUTH
 from app.fakes.okta_logs import log_event
-from app.fakes.slack import Fault as SlackFault
 from app.jobs import hand_off_or_run
 from app.launch import launch_campaign
 from app.reminders import run_reminder_pass
@@ -70,7 +68,7 @@ def test_a_two_hour_okta_outage_loses_no_launch(
 
     run_for(worker, clock, minutes=120)  # the outage ends at 2 h; backoff is 15 min at most
     assert services.store.inbox_counts() == {"done": 1}
-    assert told(fake_slack) == Counter({uid: 1 for uid in told(fake_slack)})
+    assert set(told(fake_slack).values()) == {1}  # each once
     assert len(told(fake_slack)) == 12
     assert client.get("/healthz").get_json()["problems"] == []
     # Backing off, not hammering: a few probes per half hour (credential check + retries).
@@ -100,7 +98,8 @@ def test_one_404_does_not_fail_a_launch_for_good(client, worker, services, fake_
     assert row["status"] == "failed"
     # ...but the campaign is kept, and the daily pass asks again for a day.
     stored = services.store.campaign_row("iciNotVisibleToUs0000")
-    assert stored["not_found_since"] and stored["retired_at"] is None
+    assert stored["not_found_since"]
+    assert stored["retired_at"] is None
 
 
 def test_sync_brings_back_a_retired_campaign_okta_says_is_active(
@@ -269,14 +268,16 @@ def test_a_held_write_lock_costs_a_503_within_okta_s_3_seconds_not_a_hang(
 
 
 def test_a_full_disk_shows_on_healthz_and_recovers(tmp_path, fake_okta, fake_slack, clock):
+    import shutil
     import subprocess
 
     from tests.helpers import web_app
 
     disk = tmp_path / "small-disk"
     disk.mkdir()
+    mount, umount = shutil.which("mount") or "mount", shutil.which("umount") or "umount"
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True
+        [mount, "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True
     )
     if mounted.returncode != 0:
         pytest.skip(
@@ -306,7 +307,7 @@ def test_a_full_disk_shows_on_healthz_and_recovers(tmp_path, fake_okta, fake_sla
         assert post_hook(client, launch_envelope("iciRoomAgain000000000")).status_code == 204
         assert client.get("/healthz").status_code == 200
     finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+        subprocess.run([umount, "-l", str(disk)], check=False)
 
 
 # -- downtime: events read back from the System Log ---------------------------------------------
@@ -420,7 +421,7 @@ def test_a_waiting_command_takes_over_when_the_worker_goes_away(settings, servic
 
 def test_with_no_worker_the_command_runs_here_and_queues_nothing(settings, services, fake_slack):
     fake_slack.generate_users(["ana@example.com"])
-    code, output = hand_off_or_run(
+    code, _output = hand_off_or_run(
         settings.database.path, 5, lambda: Services.build(settings), "test-message",
         {"target": "ana@example.com", "who": "tester"},
     )  # fmt: skip
