@@ -72,9 +72,16 @@ def _sync(services: Services, args: dict[str, Any], out: TextIO, send: bool, sto
     except RetryLater as exc:
         raise JobError(f"campaign {campaign_id}: {exc}; try again in a minute") from None
     print(summary.line(), file=out)
+    store = services.store
+    before = store.scope_counts(summary.scopes)
     result = services.outbox.settle(summary.scopes, sleep=services.sleep, stop=stop, send=send)
+    after = store.scope_counts(summary.scopes)
+    # Counted from the ledger, whoever sent them (this process or the worker): messages
+    # of this launch that went out, or failed for good, while the command ran.
+    sent = after.get("sent", 0) - before.get("sent", 0)
+    failed = after.get("failed", 0) - before.get("failed", 0)
     print(
-        f"sent={result.sent} unmapped={len(summary.unmapped)} failed={result.failed}"
+        f"sent={sent} unmapped={len(summary.unmapped)} failed={failed}"
         + (f" slack_error={result.auth_error}" if result.auth_error else ""),
         file=out,
     )
@@ -182,7 +189,7 @@ def hand_off_or_run(
     *,
     clock: Clock = system_clock,
     sleep: Callable[[float], None] = time.sleep,
-    notice: Callable[[str], None] = lambda line: log.info("%s", line),
+    notice: Callable[[str], None] = lambda line: log.debug("%s", line),
 ) -> tuple[int, dict[str, str]]:
     """Run ``kind`` through the live worker, or here when there is none."""
     check_args(kind, args)

@@ -983,6 +983,15 @@ class Store:
         )
         return row["t"] if row else None
 
+    def scope_counts(self, scopes: Sequence[DeliveryScope]) -> dict[str, int]:
+        """Status counts of the ledger rows within ``scopes``."""
+        scope_sql, params = self._scope_sql(scopes)
+        rows = self._rows(
+            f"SELECT status, count(*) AS n FROM deliveries WHERE 1{scope_sql} GROUP BY status",
+            params,
+        )
+        return {r["status"]: r["n"] for r in rows}
+
     def ledger_outcomes(self, keys: Sequence[LedgerKey]) -> dict[str, int]:
         """Status counts of the given ledger keys (campaign, recipient, kind, milestone)."""
         rows = self._rows(

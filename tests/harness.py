@@ -122,3 +122,27 @@ def post_hook(base: str, body: bytes, secret: str = HOOK_SECRET) -> httpx.Respon
         headers={"Authorization": secret, "Content-Type": "application/json"},
         timeout=10,
     )
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name: [state, ppid, ...]."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def children_of(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            stat = _stat(int(entry.name))
+            if stat and stat[1] == str(pid):
+                children.append(int(entry.name))
+    return children
+
+
+def alive(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"  # a zombie is dead for our purposes

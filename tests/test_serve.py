@@ -14,37 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import free_port, post_hook, serve, service_env, wait_for
+from tests.harness import alive, children_of, free_port, post_hook, serve, service_env, wait_for
 from tests.helpers import HOOK_SECRET, sample
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from /proc"),
 ]
-
-
-def _stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name: [state, ppid, ...]."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[1].split()
-
-
-def children_of(pid: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _stat(int(entry.name))
-            if stat and stat[1] == str(pid):
-                children.append(int(entry.name))
-    return children
-
-
-def alive(pid: int) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] != "Z"  # a zombie is dead for our purposes
 
 
 def test_serve_acks_a_launch_sends_dms_and_stops_on_sigterm(tmp_path, fake_okta, fake_slack):
