@@ -37,7 +37,12 @@ class Context:
     def services(self, *needs: str):
         from app.services import Services
 
-        return Services.build(self.settings(*needs))
+        settings = self.settings(*needs)
+        try:
+            # Building loads the Okta private key, which can still be wrong.
+            return Services.build(settings)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _exit_on_error(fn: Callable[..., Any]) -> Callable[..., Any]:

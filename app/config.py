@@ -30,6 +30,7 @@ ENV_VARS: dict[str, str] = {
     "OKTA_API_TOKEN": "okta.api_token",
     "OKTA_CLIENT_ID": "okta.client_id",
     "OKTA_PRIVATE_KEY_FILE": "okta.private_key_file",
+    "OKTA_PRIVATE_KEY_ID": "okta.private_key_id",
     "OKTA_HOOK_SECRET": "okta.hook_secret",
     "SLACK_BOT_TOKEN": "slack.bot_token",
     "SLACK_API_URL": "slack.api_url",
@@ -80,6 +81,7 @@ class OktaSettings(_Section):
     api_token: SecretStr = SecretStr("")
     client_id: str = ""
     private_key_file: str = ""
+    private_key_id: str = ""
     hook_secret: SecretStr = SecretStr("")
     hook_secret_header: str = "Authorization"  # noqa: S105 - a header name, not a secret
     timeout_seconds: float = Field(10.0, gt=0, le=120)

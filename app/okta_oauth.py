@@ -5,6 +5,11 @@ An Okta API service app authenticates to the org authorization server
 gets a Bearer access token for the Governance API scopes. The token is cached
 until shortly before it expires and fetched again on a 401. Call sites do not
 change: ``OktaClient`` just gets a different ``auth``.
+
+The key is loaded once, at start-up, and the JWS algorithm follows from the key
+itself (never from the PEM header text: a PKCS#8 file says only "PRIVATE KEY"
+whatever it holds). A key Okta would refuse stops start-up with one
+``SettingsError`` line instead of failing at the first token request.
 """
 
 from __future__ import annotations
@@ -17,17 +22,85 @@ from pathlib import Path
 
 import httpx
 import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from app.config import SettingsError
 from app.okta import OktaAuthError
 
-__all__ = ["SCOPES", "OAuthError", "PrivateKeyJWTAuth"]
+__all__ = ["SCOPES", "OAuthError", "PrivateKeyJWTAuth", "load_signing_key"]
 
 SCOPES = "okta.governance.accessCertifications.read"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
+# Okta accepts RS256/384/512 and ES256/384/512 for private_key_jwt assertions
+# (developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/). JWA
+# (RFC 7518) ties each ES algorithm to one curve, so an EC key's curve decides; for
+# RSA any of the three works, and RS256 is the one Okta's own examples use.
+EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+MIN_RSA_BITS = 2048
+_SETTING = "okta.private_key_file"
+_SET_IT = "(set OKTA_PRIVATE_KEY_FILE)"
+_ACCEPTED = f"use an RSA ({MIN_RSA_BITS}+ bits) or EC P-256/P-384/P-521 key"
+
 
 class OAuthError(OktaAuthError):
     """The token endpoint refused us: like a 401 from the API, nothing works until fixed."""
+
+
+def load_signing_key(path: str) -> tuple[rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, str]:
+    """The service app's private key from a PEM file and the JWS algorithm it signs with.
+
+    RSA as PKCS#1 or PKCS#8, EC as SEC1 or PKCS#8; surrounding whitespace, CRLF
+    line endings and a leading "EC PARAMETERS" block (what ``openssl ecparam
+    -genkey`` writes) are fine. Anything else raises ``SettingsError``.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{_SETTING}: cannot read the file: {exc.strerror} {_SET_IT}") from None
+    if not data.strip():
+        raise SettingsError(f"{_SETTING}: the file is empty {_SET_IT}")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:  # cryptography's way of saying "encrypted, and no password given"
+        raise SettingsError(
+            f"{_SETTING}: the key is encrypted; certnotify needs it unencrypted "
+            "(openssl pkey -in KEY -out PLAIN) in a file only it can read "
+            f"{_SET_IT}"
+        ) from None
+    except ValueError:
+        # The commonest mix-up is the other half of the pair: name it.
+        found = (
+            " (the file holds a public key)"
+            if b"PUBLIC KEY-----" in data
+            else " (the file holds a certificate)"
+            if b"CERTIFICATE-----" in data
+            else ""
+        )
+        raise SettingsError(
+            f"{_SETTING}: not an RSA or EC private key in PEM format{found} {_SET_IT}"
+        ) from None
+    except UnsupportedAlgorithm:  # well-formed, but a key type or curve OpenSSL lacks
+        raise SettingsError(
+            f"{_SETTING}: an unsupported kind of key; {_ACCEPTED} {_SET_IT}"
+        ) from None
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise SettingsError(
+                f"{_SETTING}: a {key.key_size}-bit RSA key is too short; {_ACCEPTED} {_SET_IT}"
+            )
+        return key, "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        if key.curve.name not in EC_ALGORITHMS:
+            raise SettingsError(
+                f"{_SETTING}: Okta does not accept EC keys on curve {key.curve.name};"
+                f" {_ACCEPTED} {_SET_IT}"
+            )
+        return key, EC_ALGORITHMS[key.curve.name]
+    kind = type(key).__name__.removesuffix("PrivateKey")
+    raise SettingsError(f"{_SETTING}: Okta does not accept {kind} keys; {_ACCEPTED} {_SET_IT}")
 
 
 class PrivateKeyJWTAuth(httpx.Auth):
@@ -44,8 +117,7 @@ class PrivateKeyJWTAuth(httpx.Auth):
     ) -> None:
         self.token_url = f"{org_url.rstrip('/')}/oauth2/v1/token"
         self.client_id = client_id
-        self._key = Path(private_key_file).read_text(encoding="utf-8")
-        self._algorithm = "ES256" if "EC PRIVATE KEY" in self._key else "RS256"
+        self._key, self.algorithm = load_signing_key(private_key_file)
         self.key_id = key_id
         self.scopes = scopes
         self._clock = clock
@@ -67,7 +139,7 @@ class PrivateKeyJWTAuth(httpx.Auth):
             "exp": now + 300,
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, self._key, algorithm=self._algorithm, headers=headers)
+        return jwt.encode(claims, self._key, algorithm=self.algorithm, headers=headers)
 
     def _token_request(self) -> httpx.Request:
         return httpx.Request(

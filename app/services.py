@@ -50,13 +50,15 @@ class Services:
     ) -> Services:
         """``slack``: share another Services' sender (and so its pace and its pauses):
         the worker's threads all send through one."""
+        # Before the store opens: a bad private key fails here with nothing to close.
+        auth = okta_auth(settings)
         if store is None:
             store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
             store.migrate()
         okta = OktaClient(
             build_http_client(
                 settings.okta.org_url,
-                okta_auth(settings),
+                auth,
                 settings.okta.timeout_seconds,
                 transport=okta_transport,
             ),
@@ -110,8 +112,11 @@ class Services:
 
 
 def okta_auth(settings: Settings) -> httpx.Auth:
+    """The Okta credentials; raises ``SettingsError`` for a private key Okta would refuse."""
     token = settings.okta.api_token.get_secret_value()
-    if token:
+    # No private key either: a Slack-only command (test-message) that never calls Okta.
+    # Commands that do call it were stopped by Settings.require("okta") already.
+    if token or not settings.okta.private_key_file:
         return SSWSAuth(token)
     # OAuth 2.0 client credentials (private_key_jwt) is wired in app.okta_oauth.
     from app.okta_oauth import PrivateKeyJWTAuth
@@ -121,4 +126,5 @@ def okta_auth(settings: Settings) -> httpx.Auth:
         client_id=settings.okta.client_id,
         private_key_file=settings.okta.private_key_file,
         timeout=settings.okta.timeout_seconds,
+        key_id=settings.okta.private_key_id or None,
     )

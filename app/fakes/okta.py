@@ -32,6 +32,8 @@ from urllib.parse import parse_qs, quote, urlencode
 from zoneinfo import ZoneInfo
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from app.fakes.httpserver import FakeHTTPServer, Request, Response
 from app.fakes.okta_logs import LOGS, SystemLog
@@ -157,7 +159,8 @@ class FakeOkta(FakeHTTPServer):
         self._keys: dict[str, tuple[str, int, str]] = {}
         self._seq = itertools.count()
         self._faults: list[tuple[str, Fault]] = []
-        self._oauth_clients: dict[str, str] = {}  # client id -> public key (PEM)
+        # client id -> (public key, the algorithms Okta verifies with that key)
+        self._oauth_clients: dict[str, tuple[Any, list[str]]] = {}
         self.token_requests = 0
         self._window_end = 0.0
         self._window_used = 0
@@ -434,8 +437,17 @@ class FakeOkta(FakeHTTPServer):
 
     def register_oauth_client(self, client_id: str, public_key_pem: str) -> None:
         """An API service app whose private_key_jwt assertions this org accepts."""
+        key = load_pem_public_key(public_key_pem.encode())
+        # As Okta: RSA keys sign RS256/384/512; an EC key only the ES algorithm of its curve.
+        if isinstance(key, rsa.RSAPublicKey):
+            algorithms = ["RS256", "RS384", "RS512"]
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            curves = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
+            algorithms = [curves[key.curve.name]]
+        else:
+            raise ValueError(f"Okta accepts RSA and EC keys, not {type(key).__name__}")
         with self.lock:
-            self._oauth_clients[client_id] = public_key_pem
+            self._oauth_clients[client_id] = (key, algorithms)
 
     def revoke_bearer_tokens(self) -> None:
         with self.lock:
@@ -451,10 +463,11 @@ class FakeOkta(FakeHTTPServer):
             client_id = (
                 client_id or jwt.decode(assertion, options={"verify_signature": False})["iss"]
             )
+            key, algorithms = self._oauth_clients[client_id]
             jwt.decode(
                 assertion,
-                self._oauth_clients[client_id],
-                algorithms=["RS256", "ES256"],
+                key,
+                algorithms=algorithms,
                 audience=f"{self.url}/oauth2/v1/token",
                 issuer=client_id,
                 options={"require": ["exp", "iat", "jti", "sub"]},
