@@ -2,12 +2,15 @@
 
 Pure functions. Each message answers, in its first line, what is asked, by when,
 and where to click. Text that comes from Okta (campaign names, descriptions,
-people's names, justifications) is untrusted: it goes into ``plain_text`` fields
-or is escaped for mrkdwn, so a campaign named ``<!channel>`` pings nobody.
+people's names, justifications) is untrusted: it goes through ``inert_plain`` into
+``plain_text`` fields or through ``inert_mrkdwn`` into mrkdwn, so a campaign named
+``<!channel>`` pings nobody, one named ``https://evil.example`` links nowhere and one
+named ``*urgent*`` is not bold.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,11 +22,15 @@ __all__ = [
     "deadline_phrase",
     "escape_mrkdwn",
     "final_notice_message",
+    "inert_mrkdwn",
+    "inert_plain",
     "launch_message",
+    "reader_text",
     "reassignment_message",
     "reminder_message",
     "render_console",
     "test_message",
+    "visible_text",
 ]
 
 # Block Kit limits (Slack reference): header text 150, section text 3000,
@@ -38,8 +45,83 @@ def escape_mrkdwn(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# -- Okta text inside messages ---------------------------------------------------------------
+# Slack documents an escape for &, < and > only. Nothing escapes the formatting markers, and
+# Slack links URLs, domains, emails and channel names it finds in mrkdwn by itself; a text
+# object can opt out of that linking ("verbatim": true, set on every one we send), the
+# top-level fallback text cannot, and clients may link a URL even in plain_text. So each
+# remaining trick is disarmed with the technique that has evidence of working, and a
+# person still reads the same text.
+
+WORD_JOINER = "\u2060"  # zero width, and no line-break opportunity inside names or domains
+SOFT_HYPHEN = "\u00ad"  # zero width at the start of a line
+
+# Explicit bidi embeddings, overrides and isolates (UAX #9): invisible, but an unclosed U+202E
+# in a name would show the rest of our sentence ("due Tue 29 Sep") reversed.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+# Formatting markers become look-alikes that no formatter reads (as jsx-slack's <Escape>
+# does). A zero-width space beside a marker would not do: Slack takes it for a word boundary,
+# which turns formatting on (jsx-slack's "exact mode" relies on that). Fullwidth forms count
+# as markers too; no look-alike here folds back to a marker under NFKC.
+_MARKER_LOOKALIKES = str.maketrans(
+    {
+        "*": "\u2217", "\uff0a": "\u2217",  # (fullwidth) asterisk -> asterisk operator
+        "_": "\u02cd", "\uff3f": "\u02cd",  # (fullwidth) low line -> modifier low macron
+        "~": "\u223c", "\uff5e": "\u223c",  # (fullwidth) tilde -> tilde operator
+        "`": "\u02cb", "\uff40": "\u02cb",  # (fullwidth) grave -> modifier grave accent
+    }
+)  # fmt: skip
+
+# A quote needs ">" first on its line: a soft hyphen in front keeps the ">" but not first
+# (jsx-slack does the same for a leading "&gt;").
+_QUOTE = re.compile(r"^([^\S\n]*)(?=[>\uff1e])", re.MULTILINE)
+
+# Links, mentions and emoji are found by literal sequences: "scheme:" or "scheme://",
+# "@name", "#channel", ":emoji:", "www.", "label.tld". A word joiner inside each breaks the
+# match and shows nothing: after a sigil (also at the end of the text, where our "_" or "*"
+# may follow), and on both sides of a dot, so that neither "www." nor a TLD right after the
+# dot survives, whichever side a linkifier counts the joiner on. A dot before a space or at
+# the end is left alone, so sentences stay as typed: no host name continues there, as long
+# as no template puts a letter or digit right after Okta text (test_safe_text holds every
+# message kind to that). Ideographic and fullwidth full stops are dots to IDNA, so to a
+# linkifier too.
+_LINK_SEQUENCE = re.compile(r"[:@#](?!\s)|[.\u3002\uff0e\uff61](?=\S)")
+
+
+def _break_links(match: re.Match[str]) -> str:
+    c = match.group()
+    return c + WORD_JOINER if c in ":@#" else WORD_JOINER + c + WORD_JOINER
+
+
+def inert_plain(value: str) -> str:
+    """Untrusted text for a plain_text object: nothing in it is parsed, but links are broken."""
+    return _LINK_SEQUENCE.sub(_break_links, value.translate(_BIDI_CONTROLS))
+
+
+def inert_mrkdwn(value: str) -> str:
+    """Untrusted text for a mrkdwn string: it reads the same, and pings, links and formats
+    nothing. ``&``, ``<``, ``>`` are escaped last, so no inserted character splits an entity."""
+    text = _QUOTE.sub(lambda m: m.group(1) + SOFT_HYPHEN, value.translate(_BIDI_CONTROLS))
+    return escape_mrkdwn(inert_plain(text.translate(_MARKER_LOOKALIKES)))
+
+
+def visible_text(text: str) -> str:
+    """Text without the invisible characters that ``inert_*`` insert."""
+    return text.replace(WORD_JOINER, "").replace(SOFT_HYPHEN, "")
+
+
+def reader_text(mrkdwn: str) -> str:
+    """What a person reads of inert mrkdwn (for the console): no invisible characters, and
+    the three entities decoded, ``&amp;`` last so ``&amp;lt;`` reads ``&lt;``."""
+    text = visible_text(mrkdwn)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def _trim(value: str, limit: int) -> str:
-    value = " ".join(value.split())  # one line: newlines in names would break the layout
+    # One line (newlines in names would break the layout), and no bidi controls: plain_text
+    # fields show them as they are, so a reversed tail would reach the header too.
+    value = " ".join(value.translate(_BIDI_CONTROLS).split())
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
@@ -67,7 +149,7 @@ class MessageContext:
 
     @property
     def name(self) -> str:
-        return escape_mrkdwn(_trim(self.campaign_name, 200))
+        return inert_mrkdwn(_trim(self.campaign_name, 200))
 
     def days_left(self) -> int | None:
         if self.end is None:
@@ -102,18 +184,24 @@ def deadline_phrase(end: datetime | None, zone: ZoneInfo, now: datetime) -> str:
 
 
 def _section(mrkdwn: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _trim_block(mrkdwn)}}
+    # verbatim: Slack links no URL, domain or channel name it finds in this text by itself.
+    text = {"type": "mrkdwn", "text": _trim_block(mrkdwn), "verbatim": True}
+    return {"type": "section", "text": text}
+
+
+def _plain_section(text: str) -> dict[str, Any]:
+    """Text that needs no formatting: no markup or mention is parsed in plain_text."""
+    return {"type": "section", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 
 def _trim_block(text: str) -> str:
     return text if len(text) <= SECTION_MAX else text[: SECTION_MAX - 1] + "…"
 
 
-def _header(text: str) -> dict[str, Any]:
-    return {
-        "type": "header",
-        "text": {"type": "plain_text", "text": _trim(text, HEADER_MAX), "emoji": False},
-    }
+def _header(lead: str, name: str) -> dict[str, Any]:
+    # Trimmed after inert_plain: the limit counts the invisible characters too.
+    text = _trim(f"{lead}: {inert_plain(name)}", HEADER_MAX)
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 
 def _button(ctx: MessageContext) -> dict[str, Any]:
@@ -132,17 +220,13 @@ def _button(ctx: MessageContext) -> dict[str, Any]:
 
 
 def _footer(ctx: MessageContext) -> dict[str, Any]:
-    return {
-        "type": "context",
-        "elements": [
-            {"type": "mrkdwn", "text": f"Sent by certnotify for {escape_mrkdwn(ctx.org_name)}"}
-        ],
-    }
+    text = f"Sent by certnotify for {inert_plain(_trim(ctx.org_name, 100))}"
+    return {"type": "context", "elements": [{"type": "plain_text", "text": text, "emoji": False}]}
 
 
 def _description_line(ctx: MessageContext) -> str:
-    lines = [line for line in ctx.description.splitlines() if line.strip()]
-    return f"\n_{escape_mrkdwn(_trim(lines[0], 200))}_" if lines else ""
+    lines = [line for line in (_trim(raw, 200) for raw in ctx.description.splitlines()) if line]
+    return f"\n_{inert_mrkdwn(lines[0])}_" if lines else ""
 
 
 def launch_message(ctx: MessageContext, pending: int) -> Message:
@@ -150,7 +234,7 @@ def launch_message(ctx: MessageContext, pending: int) -> Message:
     body = f"You have *{items}* to review by *{ctx.due()}*." + _description_line(ctx)
     text = f"Access review {ctx.name}: you have {items} to review by {ctx.due()}."
     blocks = [
-        _header(f"Access review: {ctx.campaign_name}"),
+        _header("Access review", ctx.campaign_name),
         _section(body),
         _button(ctx),
         _footer(ctx),
@@ -168,7 +252,7 @@ def reminder_message(ctx: MessageContext, pending: int) -> Message:
     )
     return Message(
         sentence,
-        [_header(f"Reminder: {ctx.campaign_name}"), _section(body), _button(ctx), _footer(ctx)],
+        [_header("Reminder", ctx.campaign_name), _section(body), _button(ctx), _footer(ctx)],
     )
 
 
@@ -183,19 +267,19 @@ def final_notice_message(ctx: MessageContext, pending: int, consequence: str) ->
         closes = f"close unreviewed on {format_date(ctx.end, ctx.zone)}"
     sentence = f"{lead}: {items} in {ctx.name} {closes}."
     body = f"*{lead}:* {items} in *{ctx.name}* {closes}."
-    if consequence:
-        body += f"\n{escape_mrkdwn(_trim(consequence, 300))}"
-        sentence += f" {escape_mrkdwn(_trim(consequence, 300))}"
+    if consequence := inert_mrkdwn(_trim(consequence, 300)):
+        body += f"\n{consequence}"
+        sentence += f" {consequence}"
     return Message(
         sentence,
-        [_header(f"Final notice: {ctx.campaign_name}"), _section(body), _button(ctx), _footer(ctx)],
+        [_header("Final notice", ctx.campaign_name), _section(body), _button(ctx), _footer(ctx)],
     )
 
 
 def reassignment_message(
     ctx: MessageContext, reassigner: str, count: int, justification: str = ""
 ) -> Message:
-    who = escape_mrkdwn(_trim(reassigner, 100)) or "A reviewer"
+    who = inert_mrkdwn(_trim(reassigner, 100)) or "A reviewer"
     items = _plural(count, "item")
     sentence = (
         f"{who} reassigned {items} in {ctx.name} to you. Due {ctx.due()} — "
@@ -205,33 +289,28 @@ def reassignment_message(
         f"*{who}* reassigned *{items}* in *{ctx.name}* to you.\n"
         f"Due *{ctx.due()}* — reassigning does not extend the deadline."
     )
-    blocks = [_header(f"Reassigned to you: {ctx.campaign_name}"), _section(body)]
-    if justification.strip():
+    blocks = [_header("Reassigned to you", ctx.campaign_name), _section(body)]
+    if quote := _trim(justification, 500):
         # plain_text: a justification is free text typed by a person; nothing in it is markup.
-        blocks.append(
-            {
-                "type": "section",
-                "text": {
-                    "type": "plain_text",
-                    "text": f"“{_trim(justification, 500)}”",
-                    "emoji": False,
-                },
-            }
-        )
+        blocks.append(_plain_section(f"“{inert_plain(quote)}”"))
     blocks += [_button(ctx), _footer(ctx)]
     return Message(sentence, blocks)
 
 
 def test_message(who: str, at: datetime) -> Message:
-    sentence = (
-        f"certnotify can reach you. This is a test sent by {escape_mrkdwn(_trim(who, 100))}"
-        f" at {at:%Y-%m-%d %H:%M %Z}."
-    )
-    return Message(sentence, [_section(sentence)])
+    def sentence(name: str) -> str:
+        return f"certnotify can reach you. This is a test sent by {name} at {at:%Y-%m-%d %H:%M %Z}."
+
+    name = _trim(who, 100)
+    return Message(sentence(inert_mrkdwn(name)), [_plain_section(sentence(inert_plain(name)))])
 
 
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+def _shown(text_object: dict[str, Any]) -> str:
+    text = text_object.get("text", "")
+    if text_object.get("type") != "mrkdwn":
+        return visible_text(text)
+    # Okta's markers are look-alikes by now, so the ASCII ones left are our own formatting.
+    return reader_text(text.replace("*", "").replace("_", ""))
 
 
 def render_console(blocks: list[dict[str, Any]]) -> list[str]:
@@ -240,13 +319,10 @@ def render_console(blocks: list[dict[str, Any]]) -> list[str]:
     for block in blocks:
         kind = block.get("type")
         if kind in ("header", "section"):
-            text = block["text"]["text"]
-            if block["text"]["type"] == "mrkdwn":
-                text = _unescape(text.replace("*", "").replace("_", ""))
-            lines.extend(text.splitlines())
+            lines.extend(_shown(block["text"]).splitlines())
         elif kind == "actions":
             for element in block["elements"]:
                 lines.append(f"[{element['text']['text']}] {element.get('url', '')}")
         elif kind == "context":
-            lines.extend(_unescape(e.get("text", "")) for e in block["elements"])
+            lines.extend(_shown(e) for e in block["elements"])
     return lines
