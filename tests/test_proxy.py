@@ -74,8 +74,9 @@ def _accepts(port: int) -> bool:
 
 
 @contextmanager
-def caddy(upstream: str, workdir: Path) -> Iterator[str]:
-    """The shipped Caddyfile on a free loopback port, with its own config and data dirs."""
+def caddy(upstream: str, workdir: Path, **settings: str) -> Iterator[str]:
+    """The shipped Caddyfile on a free loopback port, with its own config and data dirs;
+    `settings` adds or overrides its CERTNOTIFY_* variables."""
     binary = caddy_binary()
     port = free_port()
     home = workdir / "caddy-home"
@@ -92,6 +93,7 @@ def caddy(upstream: str, workdir: Path) -> Iterator[str]:
         "CERTNOTIFY_UPSTREAM": upstream,
         "CERTNOTIFY_CADDY_ADMIN": "off",
         "CERTNOTIFY_CADDY_BUFFERING": buffering_for(binary),
+        **settings,
     }
     log_path = workdir / "caddy.log"
     with log_path.open("wb") as log:
@@ -367,22 +369,29 @@ def recording_upstream(seen: list[dict[str, str]]) -> ThreadingHTTPServer:
 @pytest.mark.slow
 def test_caddy_replaces_a_forged_x_forwarded_for(tmp_path):
     """The app will trust X-Forwarded-For only from the proxy, so the proxy must not pass
-    on a client's own: Caddy (no trusted_proxies) replaces it with the client's address."""
+    on a client's own: Caddy replaces it with the client's address. Behind a load
+    balancer (CERTNOTIFY_TRUSTED_PROXIES), the balancer's list is kept and extended."""
     caddy_binary()
     seen: list[dict[str, str]] = []
     upstream = recording_upstream(seen)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    forged = {**HOOK_HEADERS, "X-Forwarded-For": "203.0.113.9"}
     try:
-        with caddy(f"127.0.0.1:{upstream.server_port}", tmp_path) as proxy:
-            forged = {**HOOK_HEADERS, "X-Forwarded-For": "203.0.113.9"}
+        with caddy(f"127.0.0.1:{upstream.server_port}", tmp_path / "direct") as proxy:
+            assert post(proxy, hook_body(), forged) == 204
+        behind_balancer = {"CERTNOTIFY_TRUSTED_PROXIES": "127.0.0.1/32"}
+        with caddy(
+            f"127.0.0.1:{upstream.server_port}", tmp_path / "lb", **behind_balancer
+        ) as proxy:
             assert post(proxy, hook_body(), forged) == 204
     finally:
         upstream.shutdown()
         upstream.server_close()
-    (headers,) = seen
-    assert headers["x-forwarded-for"] == "127.0.0.1"
-    assert headers["x-forwarded-proto"] == "http"  # https in production
-    assert headers["authorization"] == HOOK_SECRET
+    direct, balanced = seen
+    assert direct["x-forwarded-for"] == "127.0.0.1"
+    assert direct["x-forwarded-proto"] == "http"  # https in production
+    assert direct["authorization"] == HOOK_SECRET
+    assert balanced["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
 
 
 def test_docker_compose_puts_caddy_in_front(tmp_path):
