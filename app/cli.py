@@ -146,10 +146,12 @@ def _as_job(obj: Context, kind: str, args: dict[str, Any], *needs: str) -> None:
     """Run a sending command through the live worker, or here when there is none; print
     what it printed and exit with its code, either way."""
     from app.jobs import JobError, hand_off_or_run
-    from app.services import Services
+    from app.services import Services, okta_auth
 
     settings = obj.settings(*needs)
     try:
+        if "okta" in needs:
+            okta_auth(settings)  # a private key Okta would refuse: say so before anything
         code, output = hand_off_or_run(
             settings.database.path,
             settings.database.busy_timeout_seconds,
@@ -157,7 +159,7 @@ def _as_job(obj: Context, kind: str, args: dict[str, Any], *needs: str) -> None:
             kind,
             args,
         )
-    except JobError as exc:
+    except (JobError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
     if output.get("out"):
         click.echo(output["out"], nl=False)

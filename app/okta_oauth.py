@@ -31,7 +31,8 @@ from app.okta import OktaAuthError
 
 __all__ = ["SCOPES", "OAuthError", "PrivateKeyJWTAuth", "load_signing_key"]
 
-SCOPES = "okta.governance.accessCertifications.read"
+# Campaigns and reviews; the System Log (events missed while certnotify was down).
+SCOPES = "okta.governance.accessCertifications.read okta.logs.read"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 # Okta accepts RS256/384/512 and ES256/384/512 for private_key_jwt assertions
