@@ -111,3 +111,42 @@ def test_a_second_worker_on_the_same_database_refuses_to_start(services, setting
     second.start()
     second.lock.release()
     other.close()
+
+
+def test_a_brand_new_database_has_no_missed_pass_to_catch_up(settings, clock, fake_okta):
+    from app.services import Services
+
+    clock.now = datetime(2026, 9, 8, 10, 0, tzinfo=UTC)  # the 09:00 pass was due an hour ago
+    fresh = Services.build(settings, clock=clock, sleep=clock.sleep)  # created now
+    worker = Worker(fresh, services_factory=lambda: fresh)
+    assert worker.schedule().missed() is False
+    fresh.close()
+
+
+def test_a_database_in_use_before_the_pass_was_due_catches_up(settings, clock):
+    from app.services import Services
+    from app.store import Store
+
+    store = Store.open(settings.database.path)
+    store.migrate(datetime(2026, 9, 1, tzinfo=UTC))  # in use for a week
+    store.close()
+    clock.now = datetime(2026, 9, 8, 10, 0, tzinfo=UTC)
+    services = Services.build(settings, clock=clock, sleep=clock.sleep)
+    worker = Worker(services, services_factory=lambda: services)
+    assert worker.schedule().missed() is True
+    services.close()
+
+
+def test_a_pass_okta_cut_short_runs_again_when_okta_may_answer():
+    now = datetime.now(UTC)
+    retry_at = (now + timedelta(minutes=15)).timestamp()
+    settings = ReminderSettings(run_at="03:00", time_zone="UTC", misfire_grace_hours=0)
+    schedule = ReminderSchedule(settings, lambda trigger: retry_at, lambda: None, lambda: now)
+    schedule.start()
+    try:
+        schedule._job("schedule")
+        [retry] = [job for job in schedule.scheduler.get_jobs() if job.id != JOB_ID]
+        assert retry.args == ("retry",)
+        assert abs(retry.next_run_time.timestamp() - retry_at) < 1
+    finally:
+        schedule.shutdown()
