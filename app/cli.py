@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from app.config import Settings, SettingsError, load_settings
-from app.logging_setup import configure_logging
+from app.logging_setup import LEVELS, configure_logging
 from app.models import is_okta_id
 
 __all__ = ["main"]
@@ -31,7 +31,7 @@ class Context:
             settings = load_settings(self.config_path).require(*needs)
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
-        configure_logging(settings.secrets(), self.log_level)
+        configure_logging(settings.secrets(), self.log_level, settings.logging.format)
         return settings
 
     def services(self, *needs: str):
@@ -62,19 +62,54 @@ def _exit_on_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+_LOG_LEVEL = click.Choice(LEVELS, case_sensitive=False)
+_CONFIG_HELP = "Settings file (default: $CERTNOTIFY_CONFIG, else ./config.yaml)."
+_LEVEL_HELP = "DEBUG, INFO (default), WARNING, ERROR or CRITICAL."
+
+
+def _after_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--config`` / ``--log-level`` given after the command name win over those before."""
+    if value is not None:
+        name = param.name or ""
+        setattr(ctx.ensure_object(Context), name, value.upper() if name == "log_level" else value)
+
+
+class Commands(click.Group):
+    """Every command also takes ``--config`` and ``--log-level`` after its name."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params += [
+            click.Option(
+                ["--config", "config_path"],
+                type=click.Path(dir_okay=False),
+                expose_value=False,
+                callback=_after_command,
+                help=_CONFIG_HELP,
+            ),
+            click.Option(
+                ["--log-level"],
+                type=_LOG_LEVEL,
+                expose_value=False,
+                callback=_after_command,
+                help=_LEVEL_HELP,
+            ),
+        ]
+        super().add_command(cmd, name)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
     envvar="CERTNOTIFY_CONFIG",
     type=click.Path(dir_okay=False),
-    help="Settings file (default: $CERTNOTIFY_CONFIG, else ./config.yaml).",
+    help=_CONFIG_HELP,
 )
-@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING...")
+@click.option("--log-level", default="INFO", type=_LOG_LEVEL, help=_LEVEL_HELP)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
     """certnotify: Okta access-certification campaigns, told to reviewers in Slack."""
-    ctx.obj = Context(config_path, log_level)
+    ctx.obj = Context(config_path, log_level.upper())
 
 
 @cli.command()
@@ -84,26 +119,46 @@ def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
 @click.pass_obj
 def serve(obj: Context, host: str | None, port: int | None, no_worker: bool) -> None:
     """Serve the hook endpoint (gunicorn) plus one background worker."""
+    import tempfile
+
     from app.store import Store
-    from app.supervisor import Supervisor, child_env, gunicorn_command, worker_command
+    from app.supervisor import (
+        Supervisor,
+        check_listen,
+        child_env,
+        gunicorn_command,
+        worker_command,
+    )
 
     settings = obj.settings("hook") if no_worker else obj.settings("hook", "okta", "slack")
+    if not no_worker:
+        from app.services import okta_auth
+
+        okta_auth(settings)  # a private key Okta would refuse: one line now, not a restart loop
+    host, port = host or settings.server.host, port or settings.server.port
+    check_listen(host, port)
     # Migrate once here, before several gunicorn processes open the file.
-    Store.open(settings.database.path).migrate()
+    store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
+    store.migrate()
+    store.close()
     commands = {
         "web": gunicorn_command(
-            host or settings.server.host,
-            port or settings.server.port,
+            host,
+            port,
             settings.server.web_workers,
             settings.server.web_threads,
+            log_level=obj.log_level,
         )
     }
     if not no_worker:
-        commands["worker"] = worker_command(obj.config_path)
-    supervisor = Supervisor(commands, child_env(obj.config_path))
-    supervisor.install_signal_handlers()
-    supervisor.start()
-    sys.exit(supervisor.wait())
+        commands["worker"] = worker_command(obj.config_path, obj.log_level)
+    with tempfile.TemporaryDirectory(prefix="certnotify-metrics-") as metrics_dir:
+        env = child_env(obj.config_path, log_level=obj.log_level, metrics_dir=metrics_dir)
+        supervisor = Supervisor(commands, env)
+        supervisor.install_signal_handlers()
+        supervisor.start()
+        code = supervisor.wait()
+    sys.exit(code)
 
 
 @cli.command()
@@ -319,5 +374,42 @@ def demo(port: int) -> None:
     sys.exit(run_demo(port))
 
 
-def main() -> None:
-    cli(prog_name="certnotify")
+def _wants_traceback(argv: list[str]) -> bool:
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--log-level=") else None
+        if arg == "--log-level" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value is not None and value.upper() == "DEBUG":
+            return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Every failure ends as one line on stderr and a non-zero exit code; a traceback
+    only with ``--log-level DEBUG``."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        cli.main(args=argv, prog_name="certnotify", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Error: aborted", err=True)
+        sys.exit(1)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `certnotify` alone: the help
+        click.echo(exc.format_message(), err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except SettingsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if _wants_traceback(argv):
+            raise
+        click.echo(
+            f"Error: {type(exc).__name__}: {str(exc)[:300]} (run with --log-level DEBUG for"
+            " the traceback)",
+            err=True,
+        )
+        sys.exit(1)

@@ -15,7 +15,7 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +35,8 @@ ENV_VARS: dict[str, str] = {
     "SLACK_BOT_TOKEN": "slack.bot_token",
     "SLACK_API_URL": "slack.api_url",
     "CERTNOTIFY_DB": "database.path",
+    "CERTNOTIFY_FORWARDED_ALLOW_IPS": "server.forwarded_allow_ips",
+    "CERTNOTIFY_LOG_FORMAT": "logging.format",
 }
 _ENV_FOR_KEY = {key: env for env, key in ENV_VARS.items()}
 
@@ -76,6 +78,20 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _token(value: Any) -> Any:
+    """Secrets and ids arrive from files and orchestrators with a trailing newline
+    (``kubectl create secret --from-file`` keeps it): surrounding whitespace is never part
+    of a token, so it is dropped; whitespace inside one is refused."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    if any(ch.isspace() for ch in value):
+        raise ValueError("contains a space or line break inside the value; check how it is set")
+    return value
+
+
 class OktaSettings(_Section):
     org_url: str = ""
     api_token: SecretStr = SecretStr("")
@@ -99,6 +115,15 @@ class OktaSettings(_Section):
                 raise ValueError("must be the org's base URL, without a path")
         return value
 
+    _tokens = field_validator(
+        "api_token", "client_id", "private_key_id", "hook_secret", mode="before"
+    )(_token)
+
+    @field_validator("private_key_file", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("hook_secret_header")
     @classmethod
     def _header(cls, value: str) -> str:
@@ -118,6 +143,8 @@ class SlackSettings(_Section):
     post_concurrency: int = Field(1, ge=1, le=16)
     calls_per_minute: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SLACK_PACE))
     dry_run: bool = False
+
+    _tokens = field_validator("bot_token", mode="before")(_token)
 
     @field_validator("calls_per_minute")
     @classmethod
@@ -150,6 +177,21 @@ class ServerSettings(_Section):
     # README, Performance). More processes help only when Flask's CPU is the limit.
     web_workers: int = Field(1, ge=1, le=32)
     web_threads: int = Field(16, ge=1, le=64)
+    # Peers whose X-Forwarded-For is believed (the proxy in front): the client address
+    # in logs is theirs to say. Anyone else could write any address into the header.
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _allowed(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the environment gives "10.0.0.0/8, 127.0.0.1"
+            value = [part for part in value.replace(" ", ",").split(",") if part]
+        for entry in value or ():
+            try:
+                ipaddress.ip_network(str(entry), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
 
 class WorkerSettings(_Section):
@@ -192,6 +234,21 @@ class CampaignSettings(_Section):
         return _check_zone(value)
 
 
+def time_of_day(value: Any) -> str:
+    """``"09:30"``, ``"9:30"`` or an unquoted ``9:30``, which YAML 1.1 reads as the
+    base-60 number 570 (minutes since midnight), all give ``"09:30"``."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return f"{value // 60:02d}:{value % 60:02d}"
+    match = (
+        re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+        if isinstance(value, str)
+        else None
+    )
+    if not match:
+        raise ValueError("must be a time of day as HH:MM, such as 09:00")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
 def _check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -216,18 +273,19 @@ class ReminderSettings(_Section):
             raise ValueError("days must be whole numbers from 1 to 3650")
         return tuple(sorted(set(value)))
 
-    @field_validator("run_at")
+    @field_validator("run_at", mode="before")
     @classmethod
-    def _run_at(cls, value: str) -> str:
-        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
-        if not match:
-            raise ValueError("must be a time of day as HH:MM, such as 09:00")
-        return f"{int(match[1]):02d}:{match[2]}"
+    def _run_at(cls, value: Any) -> str:
+        return time_of_day(value)
 
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
         return _check_zone(value)
+
+
+class LoggingSettings(_Section):
+    format: Literal["text", "json"] = "text"
 
 
 class ReassignSettings(_Section):
@@ -245,6 +303,7 @@ class Settings(_Section):
     campaigns: CampaignSettings = CampaignSettings()
     reminders: ReminderSettings = ReminderSettings()
     reassign: ReassignSettings = ReassignSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     # -- what a command needs ------------------------------------------------
     def require(self, *needs: str) -> Settings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,29 @@ _TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 class EnvelopeError(ValueError):
     """The body is JSON but not an Okta event-hook envelope."""
+
+
+# An Okta envelope nests about 7 deep (envelope, data, events, event, debugContext,
+# debugData, ...). Anything far deeper is an attack on whatever walks it later.
+MAX_NESTING = 32
+
+
+def nested_deeper_than(value: object, limit: int = MAX_NESTING) -> bool:
+    """Is any array or object in ``value`` more than ``limit`` levels deep? (Iterative:
+    a recursive walk would itself fail on the input it checks.)"""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Iterable[object] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 @dataclass(frozen=True)
@@ -104,6 +127,8 @@ def check_event(event: object) -> HookEvent | str:
 
 def parse_envelope(body: object, raw_body: bytes = b"") -> Delivery:
     """Validate the envelope; sort its events into accepted and dropped."""
+    if nested_deeper_than(body):
+        raise EnvelopeError(f"body nested more than {MAX_NESTING} levels deep")
     if not isinstance(body, Mapping) or body.get("eventType") != ENVELOPE_TYPE:
         raise EnvelopeError("not an Okta event hook envelope (eventType)")
     data = body.get("data")

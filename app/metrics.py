@@ -1,20 +1,71 @@
-"""``GET /metrics``: Prometheus text built from the database at scrape time.
+"""``GET /metrics``: Prometheus text for alerting.
 
-gunicorn runs several processes and the worker runs in another; counters kept in
-process memory would each see a slice. The database sees everything, so the
-gauges below are read from it on every scrape (a handful of indexed counts).
+Two sources, because certnotify runs as several processes (gunicorn's and the worker):
+
+* the database, read at scrape time: what was stored and sent, the backlog, the
+  worker's heartbeat, the current problems, the last good reminder pass. Correct
+  whichever process answers the scrape.
+* counters kept in memory by the web processes (hook refusals by answer), shared
+  through prometheus_client's multiprocess mode: ``serve`` gives every child one
+  ``PROMETHEUS_MULTIPROC_DIR`` and the scrape adds the processes up. Without that
+  folder (the app alone, in tests) they are this process's own.
+
+Every series is present at zero, so an alert on ``increase(...)`` or ``== 1`` works
+from the first scrape.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import datetime
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
+from app.credentials import OKTA_AUTH, OKTA_DOWN, SLACK_AUTH, SLACK_DOWN
+from app.health import heartbeat_age
 from app.store import Store
 
-__all__ = ["render_metrics"]
+__all__ = ["REFUSAL_REASONS", "HookCounters", "render_metrics"]
+
+INBOX_STATUSES = ("pending", "processing", "done", "ignored", "failed")
+MESSAGE_STATUSES = ("pending", "sending", "sent", "failed", "unmapped", "skipped")
+REFUSAL_REASONS = ("400", "401", "413", "503")
+PROBLEMS = {
+    "slack_credentials": SLACK_AUTH,
+    "okta_credentials": OKTA_AUTH,
+    "slack_unavailable": SLACK_DOWN,
+    "okta_unavailable": OKTA_DOWN,
+}
+
+
+class HookCounters:
+    """What the web processes count in memory: refused hook deliveries, by answer."""
+
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.refusals = Counter(
+            "certnotify_hook_refusals",
+            "Hook deliveries refused, by HTTP answer (400 bad body, 401 secret, 413 size,"
+            " 503 not stored)",
+            ["code"],
+            registry=None,
+        )
+        for code in REFUSAL_REASONS:
+            self.refusals.labels(code)  # present at zero
+
+    def refused(self, code: int) -> None:
+        self.refusals.labels(str(code)).inc()
+
+    def collect(self) -> Iterator[Metric]:
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            yield from registry.collect()
+        else:
+            yield from self.refusals.collect()
 
 
 class _StoreCollector:
@@ -22,46 +73,75 @@ class _StoreCollector:
         self.store = store
         self.now = now
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
+        store, now = self.store, self.now
         inbox = GaugeMetricFamily(
             "certnotify_inbox_events", "Hook events in the inbox, by status", labels=["status"]
         )
-        for status, n in sorted(self.store.inbox_counts().items()):
-            inbox.add_metric([status], n)
+        counts = store.inbox_counts()
+        for status in INBOX_STATUSES:
+            inbox.add_metric([status], counts.get(status, 0))
         yield inbox
 
-        deliveries = GaugeMetricFamily(
-            "certnotify_deliveries", "Slack messages in the ledger, by status", labels=["status"]
+        oldest = store.inbox_oldest_pending()
+        age = GaugeMetricFamily(
+            "certnotify_inbox_oldest_pending_age_seconds",
+            "Age of the oldest event not handled yet (0 when none waits)",
         )
-        for status, n in sorted(self.store.delivery_counts().items()):
-            deliveries.add_metric([status], n)
-        yield deliveries
+        age.add_metric([], max(0.0, now.timestamp() - oldest) if oldest else 0.0)
+        yield age
 
-        hooks = GaugeMetricFamily(
-            "certnotify_hook_events_total",
-            "Events received through the hook since the database was created",
+        messages = GaugeMetricFamily(
+            "certnotify_messages", "Slack messages in the ledger, by status", labels=["status"]
+        )
+        counts = store.delivery_counts()
+        for status in MESSAGE_STATUSES:
+            messages.add_metric([status], counts.get(status, 0))
+        yield messages
+
+        hooks = CounterMetricFamily(
+            "certnotify_hook_events",
+            "Events received through the hook since the database was created, by outcome",
             labels=["outcome"],
         )
-        for outcome, n in sorted(self.store.hook_totals().items()):
-            hooks.add_metric([outcome], n)
+        totals = store.hook_totals()
+        for outcome in ("accepted", "duplicates", "dropped"):
+            hooks.add_metric([outcome], totals.get(outcome, 0))
         yield hooks
 
         campaigns = GaugeMetricFamily(
             "certnotify_active_campaigns", "Campaigns being followed (not retired)"
         )
-        campaigns.add_metric([], len(self.store.active_campaigns()))
+        campaigns.add_metric([], len(store.active_campaigns()))
         yield campaigns
 
-        beat = self.store.state("worker_heartbeat")
-        age = GaugeMetricFamily(
-            "certnotify_worker_heartbeat_age_seconds", "Seconds since the worker last checked in"
+        beat = GaugeMetricFamily(
+            "certnotify_worker_heartbeat_age_seconds",
+            "Seconds since the worker last checked in (+Inf when it never has)",
         )
-        if isinstance(beat, dict) and isinstance(beat.get("ts"), int | float):
-            age.add_metric([], max(0.0, self.now.timestamp() - beat["ts"]))
-        yield age
+        seconds = heartbeat_age(store, now)
+        beat.add_metric([], float("inf") if seconds is None else max(0.0, seconds))
+        yield beat
+
+        problem = GaugeMetricFamily(
+            "certnotify_problem",
+            "1 while the problem lasts: credentials refused, or the service unreachable",
+            labels=["kind"],
+        )
+        for kind, key in PROBLEMS.items():
+            problem.add_metric([kind], 1.0 if store.state(key) else 0.0)
+        yield problem
+
+        passed = GaugeMetricFamily(
+            "certnotify_last_reminder_pass_success_timestamp_seconds",
+            "When the last reminder pass that finished without errors ended (0: never)",
+        )
+        passed.add_metric([], store.last_clean_reminder_run() or 0.0)
+        yield passed
 
 
-def render_metrics(store: Store, now: datetime) -> tuple[bytes, str]:
+def render_metrics(store: Store, now: datetime, counters: HookCounters) -> tuple[bytes, str]:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StoreCollector(store, now))
+    registry.register(counters)
     return generate_latest(registry), CONTENT_TYPE_LATEST

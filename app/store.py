@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import sqlite_utils
 
+from app.config import SettingsError
 from app.events import Delivery, HookEvent
 from app.models import Campaign, Person, ReviewerCount, UnresolvedReview
 from app.schema import migrations
@@ -145,6 +146,31 @@ class DatabaseMissing(sqlite3.OperationalError):
     """The database file is not there (and this connection may not create it)."""
 
 
+class DatabaseUnavailable(SettingsError):
+    """The database path cannot be used at all: ``str()`` is one line for the operator."""
+
+
+def _cannot_open(file: Path, exc: BaseException) -> DatabaseUnavailable:
+    parent = file.parent
+    if isinstance(exc, FileExistsError | NotADirectoryError) or (
+        parent.exists() and not parent.is_dir()
+    ):
+        why = f"{parent} is a file, not a folder"
+    elif file.is_dir():
+        why = "it is a folder, not a file"
+    elif isinstance(exc, PermissionError) or (
+        parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK)
+    ):
+        why = f"no permission to write in {parent} (the service needs the folder, for the WAL)"
+    elif "not a database" in str(exc):
+        why = "it is not an SQLite database"
+    else:
+        why = str(exc) or type(exc).__name__
+    return DatabaseUnavailable(
+        f"database.path: cannot use {file}: {why} (set CERTNOTIFY_DB or database.path)"
+    )
+
+
 class Store:
     def __init__(
         self,
@@ -195,8 +221,11 @@ class Store:
         if memory:
             conn = sqlite3.connect(":memory:", timeout=busy_timeout)
         elif create and not readonly:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(file), timeout=busy_timeout)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(file), timeout=busy_timeout)
+            except (OSError, sqlite3.Error) as exc:
+                raise _cannot_open(file, exc) from None
         else:
             if not file.is_file():
                 raise DatabaseMissing(f"no database file at {file}")
@@ -211,6 +240,11 @@ class Store:
                 db.enable_wal()
             db.execute(f"PRAGMA synchronous={'FULL' if intake else 'NORMAL'}")
             db.execute(f"PRAGMA wal_autocheckpoint={INTAKE_CHECKPOINT_PAGES if intake else 1000}")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise
+            raise _cannot_open(file, exc) from None
         except BaseException:
             conn.close()
             raise
@@ -891,6 +925,19 @@ class Store:
         if row and row.get("summary"):
             row["summary"] = json.loads(row["summary"])
         return row
+
+    def last_clean_reminder_run(self) -> float | None:
+        """Epoch seconds when the last daily pass (not a ``--date`` rerun) finished with
+        no errors; None if none has."""
+        for row in self._rows(
+            "SELECT finished_at, summary FROM reminder_runs WHERE finished_at IS NOT NULL"
+            " AND for_date IS NULL AND dry_run = 0 ORDER BY id DESC LIMIT 20"
+        ):
+            summary = json.loads(row["summary"] or "{}")
+            if not summary.get("errors") and not summary.get("auth_error"):
+                finished = parse_okta_time(row["finished_at"])
+                return finished.timestamp() if finished else None
+        return None
 
     def reminder_runs(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM reminder_runs ORDER BY id")

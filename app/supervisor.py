@@ -10,15 +10,19 @@ and ``/healthz`` says the worker is silent meanwhile.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
 
+from app.config import SettingsError
 from app.lifeline import ENV
+from app.logging_setup import LEVEL_ENV
 
 __all__ = ["Supervisor", "gunicorn_command", "worker_command"]
 
@@ -34,7 +38,13 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
 def gunicorn_command(
-    host: str, port: int, workers: int, threads: int = 4, *, access_log: bool = True
+    host: str,
+    port: int,
+    workers: int,
+    threads: int = 4,
+    *,
+    access_log: bool = True,
+    log_level: str = "INFO",
 ) -> list[str]:
     command = [
         sys.executable,
@@ -56,6 +66,11 @@ def gunicorn_command(
         str(int(STOP_TIMEOUT) - 2),
         "--error-logfile",
         "-",
+        # certnotify's formatter (time, level, redaction, text or JSON) on gunicorn's logs.
+        "--logger-class",
+        "app.logging_setup.GunicornLogger",
+        "--log-level",
+        log_level.lower(),
     ]
     if access_log:
         command += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
@@ -72,11 +87,29 @@ def _gunicorn_has_setting(name: str) -> bool:
     return any(setting.name == name for setting in KNOWN_SETTINGS)
 
 
-def worker_command(config_path: str | None) -> list[str]:
-    command = [sys.executable, "-m", "app"]
+def worker_command(config_path: str | None, log_level: str = "INFO") -> list[str]:
+    command = [sys.executable, "-m", "app", "--log-level", log_level]
     if config_path:
         command += ["--config", config_path]
     return [*command, "worker"]
+
+
+def check_listen(host: str, port: int) -> None:
+    """Fail in one line, before gunicorn prints a dozen, when the address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SettingsError(
+                    f"server.port: {host}:{port} is already in use (another certnotify serve?"
+                    " choose another with --port or server.port)"
+                ) from None
+            raise SettingsError(
+                f"server.host: cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from None
 
 
 class Supervisor:
@@ -164,10 +197,21 @@ class Supervisor:
             time.sleep(0.2)
 
 
-def child_env(config_path: str | None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_env(
+    config_path: str | None,
+    extra: Mapping[str, str] | None = None,
+    *,
+    log_level: str = "INFO",
+    metrics_dir: str | None = None,
+) -> dict[str, str]:
+    """The children's environment: the settings file, the log level, and the folder
+    where every process keeps its Prometheus counters (``/metrics`` adds them up)."""
     env = dict(os.environ)
     if config_path:
         env["CERTNOTIFY_CONFIG"] = os.path.abspath(config_path)
+    env[LEVEL_ENV] = log_level
+    if metrics_dir:
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     env.update(extra or {})
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env

@@ -14,16 +14,19 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import threading
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from app.config import Settings, SettingsError, load_settings
-from app.events import EnvelopeError, parse_envelope
+from app.events import MAX_NESTING, EnvelopeError, parse_envelope
+from app.forwarded import ForwardedFor
 from app.health import heartbeat_age, problems
 from app.intake import IntakeWriter, StoreUnusable, describe
-from app.metrics import render_metrics
+from app.logging_setup import LEVEL_ENV, configure_logging
+from app.metrics import HookCounters, render_metrics
 from app.store import DatabaseMissing, Store
 from app.timeutil import Clock, system_clock
 
@@ -53,6 +56,7 @@ class WebContext:
         self.secret_header = settings.okta.hook_secret_header
         self._local = threading.local()
         self.intake = IntakeWriter(lambda: self.open_store(intake=True))
+        self.counters = HookCounters()
 
     def open_store(self, *, intake: bool = False) -> Store:
         # Never create: the web side only writes into the database the worker reads.
@@ -93,6 +97,12 @@ def _problem(status: int, message: str) -> Response:
     return response
 
 
+def _refuse(status: int, message: str) -> Response:
+    """A refused hook delivery: answered, and counted for /metrics."""
+    _ctx().counters.refused(status)
+    return _problem(status, message)
+
+
 @bp.get("/hooks/okta")
 def verify() -> Response:
     """Okta's one-time verification: echo the challenge header, byte for byte."""
@@ -109,26 +119,28 @@ def receive() -> Response:
     ctx = _ctx()
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
-        return _problem(413, "body over 1 MiB")
+        return _refuse(413, "body over 1 MiB")
     if not ctx.secret_ok(request.headers.get(ctx.secret_header)):
         log.warning("hook delivery refused: missing or wrong secret from %s", request.remote_addr)
-        return _problem(401, "missing or wrong secret")
+        return _refuse(401, "missing or wrong secret")
     if length is None:
         # Chunked: no Content-Length to check first. Read one byte past the limit from
         # the server's own stream (werkzeug's would stop at the limit and say nothing).
         raw = request.environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
-            return _problem(413, "body over 1 MiB")
+            return _refuse(413, "body over 1 MiB")
     else:
         raw = request.get_data(cache=False)
     try:
         body = json.loads(raw)
+    except RecursionError:
+        return _refuse(400, f"body nested more than {MAX_NESTING} levels deep")
     except (ValueError, UnicodeDecodeError):
-        return _problem(400, "body is not JSON")
+        return _refuse(400, "body is not JSON")
     try:
         delivery = parse_envelope(body, raw)
     except EnvelopeError as exc:
-        return _problem(400, str(exc))
+        return _refuse(400, str(exc))
     try:
         result = ctx.intake.record(delivery, ctx.clock(), timeout=INTAKE_TIMEOUT_SECONDS)
     except Exception as exc:
@@ -137,7 +149,7 @@ def receive() -> Response:
         if isinstance(exc, TimeoutError):
             why = f"not stored within {INTAKE_TIMEOUT_SECONDS} s"
         log.error("hook delivery %s not stored: %s", delivery.event_id, why)
-        return _problem(503, "could not store the delivery; retry")
+        return _refuse(503, "could not store the delivery; retry")
     # Every request is in the access log already; say more only when it is news.
     level = logging.INFO if result.duplicates or result.dropped else logging.DEBUG
     log.log(
@@ -194,7 +206,7 @@ def healthz() -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    body, content_type = render_metrics(_ctx().store(), _ctx().clock())
+    body, content_type = render_metrics(_ctx().store(), _ctx().clock(), _ctx().counters)
     return Response(body, content_type=content_type)
 
 
@@ -205,6 +217,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     settings.require("hook")
     app = Flask("certnotify")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # The proxy in front says who the client is; nobody else may (see app.forwarded).
+    app.wsgi_app = ForwardedFor(app.wsgi_app, settings.server.forwarded_allow_ips)  # type: ignore[method-assign]
     context = WebContext(settings, clock)
     # Fail at start-up, not on the first hook, if the database is missing or old:
     # `certnotify serve` creates and migrates it before starting gunicorn.
@@ -232,7 +246,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
 def wsgi_app() -> Flask:
     """gunicorn entry point: ``gunicorn 'app.web:wsgi_app()'``."""
     try:
-        return create_app()
+        settings = load_settings()
+        # The app's own loggers in this web process: same formatter, redaction and level
+        # as every other process (`serve` passes its --log-level down).
+        configure_logging(
+            settings.secrets(), os.environ.get(LEVEL_ENV, "INFO"), settings.logging.format
+        )
+        return create_app(settings)
     except SettingsError as exc:
         # One line, then exit: gunicorn would otherwise print a traceback per worker.
         print(f"certnotify: {exc}", flush=True)
