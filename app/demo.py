@@ -179,9 +179,15 @@ def run_demo(port: int = 8080, out=sys.stdout) -> int:
             },
         )
         env.pop("SLACK_BOT_TOKEN", None)
+        # As `serve` does: the database exists before the web processes open it.
+        store = Store.open(db_path)
+        store.migrate()
+        store.close()
         supervisor = Supervisor(
             {
-                "web": gunicorn_command("127.0.0.1", port, 1, 4, access_log=False),
+                "web": gunicorn_command(
+                    "127.0.0.1", port, 1, 4, access_log=False, log_level="WARNING"
+                ),
                 "worker": worker_command(str(config_path)),
             },
             env,

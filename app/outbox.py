@@ -119,12 +119,17 @@ class Outbox:
             # Not this message's fault: put it back untouched and stop sending until the
             # credential check (app.credentials) sees the token work again.
             self.store.mark_retry(item.id, outcome.code, now, count_attempt=False)
+            message = (
+                f"SLACK_BOT_TOKEN rejected: {outcome.code}"
+                if outcome.setting == "SLACK_BOT_TOKEN"
+                else f"{outcome.setting}: {outcome}"
+            )
             self.store.set_state(
                 "slack_auth_error",
                 {
-                    "setting": "SLACK_BOT_TOKEN",
+                    "setting": outcome.setting,
                     "error": outcome.code,
-                    "message": f"SLACK_BOT_TOKEN rejected: {outcome.code}",
+                    "message": message,
                     "at": iso(now),
                 },
                 now,

@@ -47,6 +47,7 @@ __all__ = [
     "SlackError",
     "SlackGateway",
     "SlackMember",
+    "SlackNotAnAPI",
     "SlackPermanentError",
     "SlackSender",
     "SlackTransientError",
@@ -89,6 +90,9 @@ TRANSIENT_ERRORS = frozenset(
 
 
 class SlackError(Exception):
+    # The setting an operator fixes when this error is about our own set-up.
+    setting = "SLACK_BOT_TOKEN"
+
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(f"{code}{': ' + detail if detail else ''}")
         self.code = code
@@ -96,6 +100,12 @@ class SlackError(Exception):
 
 class SlackAuthError(SlackError):
     """Our token or its scopes are broken. Nothing can be sent until an admin fixes it."""
+
+
+class SlackNotAnAPI(SlackAuthError):
+    """Whatever answers at SLACK_API_URL is not the Slack Web API: nothing can be sent."""
+
+    setting = "SLACK_API_URL"
 
 
 class SlackPermanentError(SlackError):
@@ -307,8 +317,14 @@ def classify(exc: SlackApiError) -> SlackError:
     code = ""
     try:
         code = str(response.get("error") or "")
+        slack_shaped = "ok" in response.data
     except (AttributeError, TypeError, ValueError):
-        code = ""
+        code, slack_shaped = "", False
+    if not slack_shaped and status != 429 and 400 <= status < 500:
+        # Every Slack Web API answer says "ok"; a 4xx without it is some other server.
+        return SlackNotAnAPI(
+            f"http_{status}", "the answer is not from the Slack Web API; check SLACK_API_URL"
+        )
     if status == 429 or code in ("ratelimited", "rate_limited"):
         retry_after = 1.0
         with contextlib.suppress(AttributeError, TypeError, ValueError):
@@ -348,7 +364,10 @@ class SlackGateway:
                 self.gate.pause(method, error.retry_after)
             raise error from None
         except (OSError, TimeoutError) as exc:  # connection refused, reset, timed out
-            raise SlackTransientError("connection_error", type(exc).__name__) from None
+            reason = getattr(exc, "reason", None) or exc
+            raise SlackTransientError(
+                "connection_error", f"cannot reach slack at {self.client.base_url}: {reason}"
+            ) from None
 
     def members(self) -> Iterator[SlackMember]:
         """Every workspace member via ``users.list`` (Tier 2), 200 per page."""
