@@ -132,6 +132,7 @@ class CredentialCheck:
         else:
             self._failures = 0
             self._next = self.clock().timestamp() + self.every_seconds
+            log.debug("credential check: okta and slack accept our credentials")
         return problems
 
     def _record(self, key: str, value: dict[str, Any] | None) -> None:

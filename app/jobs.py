@@ -193,10 +193,12 @@ def hand_off_or_run(
 ) -> tuple[int, dict[str, str]]:
     """Run ``kind`` through the live worker, or here when there is none."""
     check_args(kind, args)
+    # The database (and its folder, where the lock lives) first: a bad path is one line.
+    store = Store.open(db_path, busy_timeout)
     lock = WorkerLock(db_path)
     if lock.try_acquire(clock(), role=f"certnotify {kind}"):
+        store.close()
         return _run_here(lock, build, kind, args, None)
-    store = Store.open(db_path, busy_timeout)
     try:
         job_id = store.enqueue_job(kind, args, requested_by(), clock())
         notice(f"a worker is running ({lock.holder()}): {kind} handed to it as job {job_id}")

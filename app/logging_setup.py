@@ -107,8 +107,13 @@ def configure_logging(secrets: Iterable[str], level: str = "INFO", fmt: str = "t
     root.addHandler(handler)
     root.setLevel(level.upper())
     # The SDKs are chatty at INFO and log request details at DEBUG.
-    for noisy in ("httpx", "httpcore", "slack_sdk", "apscheduler", "urllib3"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # slack_sdk logs every failed try at ERROR; certnotify reports what became of the
+    # call itself (one line, with what to do), so the SDK speaks only at DEBUG.
+    logging.getLogger("slack_sdk").setLevel(
+        logging.DEBUG if level.upper() == "DEBUG" else logging.CRITICAL
+    )
 
 
 class GunicornLogger(_GunicornBaseLogger):

@@ -186,6 +186,7 @@ class OktaClient:
         max_rate_limit_wait: float = 65.0,
         backoff: float = 1.0,
         page_size: int = PAGE_SIZE,
+        max_pages: int = MAX_PAGES,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -194,6 +195,7 @@ class OktaClient:
         self.max_rate_limit_wait = max_rate_limit_wait
         self.backoff = backoff
         self.page_size = page_size
+        self.max_pages = max_pages
         self._sleep = sleep
         self._clock = clock
         self._not_before = 0.0  # set when Okta says the window is used up
@@ -299,7 +301,7 @@ class OktaClient:
         a link that repeats its cursor or never ends."""
         params = dict(base)
         seen: set[str] = set()
-        for _ in range(MAX_PAGES):
+        for _ in range(self.max_pages):
             response = self._send("GET", path, params)
             body = _json(response)
             yield response, body
@@ -315,7 +317,7 @@ class OktaClient:
             seen.add(after)
             # Keep our own query; take only the paging state from the link.
             params = {**base, "after": after}
-        raise OktaError(f"okta {path}: more than {MAX_PAGES} pages; stopped (a paging loop?)")
+        raise OktaError(f"okta {path}: more than {self.max_pages} pages; stopped (a paging loop?)")
 
     # -- transport -------------------------------------------------------------
     def _get_json(self, path: str) -> dict[str, Any]:

@@ -229,3 +229,19 @@ def test_settings_errors_never_echo_a_secret(tmp_path):
     with pytest.raises(SettingsError) as error:
         load_settings(config, environ={"OKTA_HOOK_SECRET": "short-secret"}).require("hook")
     assert "short-secret" not in str(error.value)
+
+
+@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
+def test_an_envelope_nested_too_deep_is_400_never_500(client, depth):
+    body = sample("event-launch.json")
+    body["data"]["events"][0]["debugContext"]["debugData"]["extra"] = "@"
+    raw = json.dumps(body).replace('"@"', "[" * depth + "]" * depth)
+    response = post_hook(client, raw)
+    assert response.status_code == 400
+    assert "nested more than 32 levels deep" in response.get_json()["error"]
+
+
+def test_an_envelope_of_ordinary_depth_is_accepted(client):
+    body = sample("event-launch.json")
+    body["data"]["events"][0]["debugContext"]["debugData"]["extra"] = [[[[[[["deep enough"]]]]]]]
+    assert post_hook(client, body).status_code == 204

@@ -198,3 +198,52 @@ def test_redirects_are_not_followed():
     with pytest.raises(OktaError, match="not JSON"):
         client.get_campaign(SAMPLE_CAMPAIGN)
     assert len(recorder.requests) == 1
+
+
+def test_a_next_link_that_repeats_its_cursor_stops_with_a_clear_error():
+    # Page 1's next link names the cursor icr0tp8ILSlcfr42e0g7; a server answering page 1
+    # again for that cursor would be read forever.
+    recorder = Recorder(*[page("reviews-page-1.json") for _ in range(5)])
+    client, _ = client_for(recorder)
+    with pytest.raises(OktaError, match="repeats the cursor 'icr0tp8ILSlcfr42e0g7'"):
+        list(client.review_pages(SAMPLE_CAMPAIGN))
+    assert len(recorder.requests) == 2  # the first page, then the repeat: no third request
+
+
+def test_a_next_link_that_never_ends_stops_at_the_page_limit():
+    def endless(request: httpx.Request) -> httpx.Response:
+        after = int(request.url.params.get("after", "icr0").removeprefix("icr"))
+        body = {
+            "data": [{"id": f"icr{after + 1}"}],
+            "_links": {"next": {"href": f"https://acme-admin.okta.com/x?after=icr{after + 1}"}},
+        }
+        return httpx.Response(200, json=body)
+
+    http = build_http_client(ORG, SSWSAuth(TOKEN), 5.0, transport=httpx.MockTransport(endless))
+    client = OktaClient(http, sleep=lambda _: None, clock=lambda: 0.0, max_pages=5)
+    with pytest.raises(OktaError, match="more than 5 pages"):
+        list(client.review_pages(SAMPLE_CAMPAIGN))
+
+
+def test_after_an_outage_one_plain_request_tells_whether_okta_is_back():
+    now = [1_788_278_400.0]
+    recorder = Recorder(
+        *[httpx.Response(503)] * 5, httpx.Response(503), page("campaign-active.json")
+    )
+    http = build_http_client(ORG, SSWSAuth(TOKEN), 5.0, transport=httpx.MockTransport(recorder))
+    client = OktaClient(http, sleep=lambda _: None, clock=lambda: now[0], max_retries=4)
+    with pytest.raises(OktaUnavailable) as first:
+        client.get_campaign(SAMPLE_CAMPAIGN)
+    assert len(recorder.requests) == 5  # 1 + 4 retries
+    assert first.value.retry_at == now[0] + 30
+    with pytest.raises(OktaUnavailable, match="waiting until"):
+        client.get_campaign(SAMPLE_CAMPAIGN)  # within the wait: no request at all
+    assert len(recorder.requests) == 5
+    now[0] += 31
+    with pytest.raises(OktaUnavailable) as second:
+        client.get_campaign(SAMPLE_CAMPAIGN)
+    assert len(recorder.requests) == 6  # one probe, no retries
+    assert second.value.retry_at == now[0] + 60  # the wait doubles
+    now[0] += 61
+    assert client.get_campaign(SAMPLE_CAMPAIGN)["id"] == SAMPLE_CAMPAIGN
+    assert client.outage == ""

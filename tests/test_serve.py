@@ -140,6 +140,10 @@ def test_hostile_requests_through_gunicorn_get_contract_answers(tmp_path, fake_o
         assert post(two_mib, {}) == 413  # too large is said before the secret is checked
         assert post(two_mib, auth, chunked=True) == 413  # no Content-Length to go by
         assert post(b"{not json", auth, chunked=True) == 400
+        deep = (
+            b'{"eventType": "com.okta.event_hook", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        )
+        assert post(deep, auth) == 400  # nested too deep: refused, never a 500
         assert post(json.dumps(sample("event-launch.json")).encode(), auth, chunked=True) == 204
         # 10 KB: gunicorn refuses header fields over 8190 bytes itself (431); 5 KB reaches
         # the app, which refuses challenges over 1 KiB (400). Never a 5xx.
