@@ -144,3 +144,15 @@ def test_every_environment_variable_maps_to_a_real_setting(tmp_path):
     for dotted in ENV_VARS.values():
         section, key = dotted.split(".")
         assert hasattr(getattr(settings, section), key)
+
+
+def test_a_hook_secret_from_a_file_with_a_trailing_newline_still_opens_the_hook(
+    tmp_path, fake_okta, fake_slack, clock
+):
+    from tests.helpers import HOOK_SECRET, make_settings, post_hook, sample, web_app
+
+    settings = make_settings(
+        tmp_path, fake_okta, fake_slack, okta={"hook_secret": HOOK_SECRET + "\n"}
+    )
+    client = web_app(settings, clock).test_client()
+    assert post_hook(client, sample("event-launch.json")).status_code == 204
