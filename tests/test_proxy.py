@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.harness import free_port, serve, wait_for
+from tests.harness import free_port, serve, stop_process, wait_for
 from tests.helpers import HOOK_SECRET, sample
 
 ROOT = Path(__file__).parent.parent
@@ -107,12 +107,7 @@ def caddy(upstream: str, workdir: Path, **settings: str) -> Iterator[str]:
             raise RuntimeError(f"caddy exited ({process.returncode}):\n{log_path.read_text()}")
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def hook_body() -> bytes:

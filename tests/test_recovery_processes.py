@@ -27,6 +27,7 @@ from tests.harness import (
     post_hook,
     serve,
     service_env,
+    stop_process,
     wait_for,
 )
 from tests.helpers import sample
@@ -51,16 +52,6 @@ def start_serve(env: dict[str, str], port: int, log) -> subprocess.Popen:
          "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -117,11 +108,11 @@ def test_kill_9_of_serve_then_an_immediate_restart_tells_everyone_once(
             took = time.monotonic() - restarted_at
             wait_for(lambda: not store.unsettled(), timeout=10)
         finally:
-            stop(second)
+            stop_process(second)
         # The old children did not outlive serve.
         wait_for(lambda: not any(alive(pid) for pid in family), timeout=10)
     finally:
-        stop(first)
+        stop_process(first)
     sent = Counter(m.channel for m in quick_slack.messages)
     assert len(sent) == reviewers
     assert sum(sent.values()) - reviewers <= 1  # at most the one message in flight
@@ -165,7 +156,7 @@ def test_a_second_worker_is_refused_and_serve_keeps_taking_hooks(tmp_path, fake_
             assert health["status"] == "ok", health
         store.close()
     finally:
-        stop(standalone)
+        stop_process(standalone)
     assert "exited with code 1" in (tmp_path / "serve.log").read_text()
 
 
@@ -229,7 +220,7 @@ def test_refused_credentials_show_within_20_s_of_start_before_any_event(
         assert "problem: SLACK_BOT_TOKEN rejected: token_revoked" in status.stdout
         assert "problem: OKTA_API_TOKEN rejected: HTTP 401 E0000011" in status.stdout
     finally:
-        stop(process)
+        stop_process(process)
     assert fake_slack.call_count("chat.postMessage") == 0
 
 
