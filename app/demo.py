@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from app.fakes.okta import FakeOkta
 from app.store import Store
 from app.supervisor import Supervisor, child_env, gunicorn_command, worker_command
+from fakes.okta import FakeOkta
 
 __all__ = ["launch_event", "run_demo"]
 

@@ -25,11 +25,11 @@ from pathlib import Path
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from app.fakes.okta import FakeOkta
 from app.launch import launch_campaign
 from app.services import Services
 from bench.slack_process import SlackProcess
 from bench.timescale import TimeScale
+from fakes.okta import FakeOkta
 from tests.helpers import make_settings
 
 REVIEWERS = 5000

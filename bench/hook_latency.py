@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 import httpx
 
 from app.config import ServerSettings
-from app.fakes.okta import FakeOkta
-from app.fakes.slack import FakeSlack
 from app.store import Store
 from app.supervisor import gunicorn_command
 from bench.common import free_port, launch_body, post_hook, serve, wait_for
 from bench.load import LoadResult, post_load
+from fakes.okta import FakeOkta
+from fakes.slack import FakeSlack
 from tests.helpers import HOOK_SECRET, SAMPLES
 
 N, CONCURRENCY, ROUNDS, WARM_UP = 1000, 50, 3, 200

@@ -11,9 +11,9 @@ import math
 import time
 from datetime import UTC, datetime
 
-from app.fakes.okta import FakeOkta
-from app.fakes.slack import FakeSlack
 from bench.common import launch_body, post_hook, serve, wait_for
+from fakes.okta import FakeOkta
+from fakes.slack import FakeSlack
 
 REVIEWS, REVIEWERS, GROUP_REVIEWS = 350, 100, 3
 

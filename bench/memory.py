@@ -15,9 +15,9 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.fakes.okta import FakeOkta
-from app.fakes.slack import FakeSlack
 from bench.timescale import TimeScale
+from fakes.okta import FakeOkta
+from fakes.slack import FakeSlack
 
 REVIEWS, REVIEWERS = 50_000, 2_500
 

@@ -14,11 +14,11 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.fakes.okta import FakeOkta, Fault
-from app.fakes.slack import FakeSlack
 from app.models import Campaign
 from app.services import Services
 from bench.timescale import TimeScale
+from fakes.okta import FakeOkta, Fault
+from fakes.slack import FakeSlack
 from tests.helpers import make_settings
 
 REVIEWS, SCALE, LIMIT = 50_000, 60.0, 50

@@ -8,8 +8,8 @@ from typing import Any
 
 
 def _serve(conn, limits: dict[str, Any] | None, scale: float) -> None:
-    from app.fakes.slack import FakeSlack, SlackLimits
     from bench.timescale import TimeScale
+    from fakes.slack import FakeSlack, SlackLimits
 
     clock = TimeScale(scale)
     slack = FakeSlack(limits=SlackLimits(**limits) if limits else None, clock=clock.monotonic)

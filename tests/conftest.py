@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from app.fakes.okta import FakeOkta
-from app.fakes.slack import FakeSlack
 from app.services import Services
 from app.worker import Worker
+from fakes.okta import FakeOkta
+from fakes.slack import FakeSlack
 from tests.helpers import LAUNCH_TIME, FakeClock, make_settings, web_app
 
 

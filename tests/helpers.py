@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from app.fakes.okta import FakeOkta
-from app.fakes.slack import FakeSlack
 from app.worker import Worker
+from fakes.okta import FakeOkta
+from fakes.slack import FakeSlack
 
 SAMPLES = Path(__file__).parent / "samples"
 HOOK_SECRET = "test-hook-secret-0123456789abcdef"

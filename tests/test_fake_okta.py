@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.fakes.okta import FakeOkta, Fault
+from fakes.okta import FakeOkta, Fault
 
 SAMPLES = Path(__file__).parent / "samples"
 NOW = 1788278430.0  # 2026-09-01T16:00:30Z: the minute window ends at 1788278460

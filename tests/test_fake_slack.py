@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from app.fakes.slack import FakeSlack, Fault, SlackLimits
+from fakes.slack import FakeSlack, Fault, SlackLimits
 
 SAMPLES = Path(__file__).parent / "samples"
 ANA, BEN, BOT, CHEN = "U0W0EF78PLZ", "U0VLS2RYADG", "U015D7PARYR", "U0SJ8JPA3O8"

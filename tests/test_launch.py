@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from app.fakes.okta import Fault as OktaFault
-from app.fakes.slack import Fault as SlackFault
 from app.launch import launch_campaign
 from app.worker import Worker
+from fakes.okta import Fault as OktaFault
+from fakes.slack import Fault as SlackFault
 from tests.helpers import (
     SAMPLE_CAMPAIGN,
     SAMPLES,

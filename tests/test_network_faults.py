@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.fakes.okta import Fault as OktaFault
-from app.fakes.slack import Fault as SlackFault
 from app.launch import launch_campaign
 from app.okta import OktaUnavailable
 from app.services import Services
 from app.slack import RateGate
+from fakes.okta import Fault as OktaFault
+from fakes.slack import Fault as SlackFault
 from tests.helpers import make_settings
 
 

@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from app.events import parse_envelope
-from app.fakes.slack import FakeSlack
 from app.launch import launch_campaign
 from app.models import Campaign
 from app.services import Services
 from app.store import Store
+from fakes.slack import FakeSlack
 from tests.harness import post_hook, serve, service_env, wait_for
 from tests.helpers import HOOK_SECRET, make_settings, sample
 

@@ -14,13 +14,13 @@ from datetime import timedelta
 import pytest
 
 from app.credentials import OKTA_AUTH, SLACK_AUTH
-from app.fakes.okta_logs import log_event
 from app.jobs import hand_off_or_run
 from app.launch import launch_campaign
 from app.reminders import run_reminder_pass
 from app.services import Services
 from app.worker import Worker
 from app.worker_lock import WorkerLock
+from fakes.okta.logs import log_event
 from tests.helpers import make_settings, post_hook, run_worker, sample
 
 

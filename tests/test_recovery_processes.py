@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.fakes.slack import FakeSlack
 from app.store import Store
+from fakes.slack import FakeSlack
 from tests.harness import (
     alive,
     children_of,

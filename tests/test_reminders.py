@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.config import ReminderSettings
-from app.fakes.okta import FakeOkta
 from app.launch import launch_campaign
 from app.models import Campaign
 from app.reminders import campaign_day, due_milestone, milestone_days, run_reminder_pass
+from fakes.okta import FakeOkta
 from tests.helpers import make_settings
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -310,7 +310,7 @@ def test_reminders_to_people_without_slack_are_recorded_unmapped(services, fake_
 
 
 def test_an_okta_outage_on_one_campaign_does_not_stop_the_others(services, fake_okta, fake_slack):
-    from app.fakes.okta import Fault
+    from fakes.okta import Fault
 
     ids = [
         fake_okta.generate_campaign(name=f"C{i}", reviews=2, reviewers=1, email_domain=f"c{i}.com")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from app.fakes.httpserver import Request
+from fakes.httpserver import Request
 
 __all__ = ["LOGS", "SystemLog", "log_event"]
 

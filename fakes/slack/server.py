@@ -20,36 +20,37 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import hashlib
 import json
 import math
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.client import responses as http_reasons
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs
 
-from app.fakes.httpserver import FakeHTTPServer, Request, Response
+from fakes.httpserver import FakeHTTPServer, Request, Response
+from fakes.slack.data import (
+    APP_ID,
+    BOT_ID,
+    BOT_NAME,
+    BOT_USER_ID,
+    TEAM_ID,
+    TEAM_NAME,
+    TEAM_URL,
+    member,
+    stable_id,
+)
 
 __all__ = ["FakeSlack", "Fault", "Posted", "SlackLimits"]
 
-TEAM_ID = "T0OHUGAMCRA"
-TEAM_NAME = "Acme"
-TEAM_URL = "https://acme.slack.com/"
-# The app's own bot user, as in the samples (it is the bot member of slack-users-list.json).
-BOT_USER_ID = "U015D7PARYR"
-BOT_ID = "B0923N4FMBN"
-APP_ID = "A0SIDRT8KXC"
-BOT_NAME = "certnotify"
 
 _API_PREFIX = "/api/"
 _DEFAULT_PAGE = 200  # users.list page size when `limit` is missing or 0
 _MAX_PAGE = 1000  # cap on `limit`, so one answer stays bounded (Slack recommends 200)
 _CURSOR_PREFIX = "user:"  # real cursors are base64("user:<next id>"), see the users.list sample
-_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @dataclass
@@ -120,27 +121,6 @@ class _ParamError(Exception):
     """A request whose parameters Slack would refuse; the message is the error name."""
 
 
-def _stable_id(prefix: str, seed: str, taken: Container[str]) -> str:
-    """prefix + 10 upper-case alphanumerics derived from seed, avoiding ids in ``taken``.
-
-    Derived from a hash (not a counter) so that one email or user always gets the same id,
-    whatever order the test adds people in.
-    """
-    attempt = 0
-    while True:
-        number = int.from_bytes(
-            hashlib.blake2b(f"{seed}#{attempt}".encode(), digest_size=8).digest(), "big"
-        )
-        chars = []
-        for _ in range(10):
-            number, digit = divmod(number, 36)
-            chars.append(_ID_ALPHABET[digit])
-        candidate = prefix + "".join(chars)
-        if candidate not in taken:
-            return candidate
-        attempt += 1
-
-
 def _error(name: str) -> Response:
     return Response(200, {"ok": False, "error": name})
 
@@ -185,41 +165,6 @@ def _blocks(raw: Any) -> list[Any] | None:
     if not isinstance(raw, list):
         raise _ParamError("invalid_blocks_format")
     return raw or None
-
-
-def _member(
-    user_id: str,
-    email: str | None,
-    *,
-    name: str | None = None,
-    deleted: bool = False,
-    is_bot: bool = False,
-) -> dict[str, Any]:
-    """A users.list member in the samples' shape (the fields certnotify may read)."""
-    handle = (email or user_id).split("@")[0].lower()
-    real_name = name or " ".join(p.capitalize() for p in handle.replace("_", ".").split("."))
-    first, _, last = real_name.partition(" ")
-    profile: dict[str, Any] = {
-        "real_name": real_name,
-        "display_name": "" if is_bot else first,
-        "first_name": first,
-        "last_name": last,
-        "team": TEAM_ID,
-    }
-    if is_bot:
-        profile["bot_id"] = _stable_id("B", user_id, ())
-    elif email:
-        profile["email"] = email
-    return {
-        "id": user_id,
-        "team_id": TEAM_ID,
-        "name": handle,
-        "deleted": deleted,
-        "real_name": real_name,
-        "profile": profile,
-        "is_bot": is_bot,
-        "is_app_user": False,
-    }
 
 
 class FakeSlack(FakeHTTPServer):
@@ -284,10 +229,10 @@ class FakeSlack(FakeHTTPServer):
     ) -> dict[str, Any]:
         """Add a member and return a copy of it. ``name`` is the real name ("Ana Lopez");
         it defaults to one made from the email. Bots get no email, as in real Slack."""
-        member = _member(user_id, email, name=name, deleted=deleted, is_bot=is_bot)
+        added = member(user_id, email, name=name, deleted=deleted, is_bot=is_bot)
         with self.lock:
-            self._store(member)
-        return copy.deepcopy(member)
+            self._store(added)
+        return copy.deepcopy(added)
 
     def add_users_from_samples(self, samples_dir: str | Path) -> None:
         """Ana (active), Ben (deleted), the certnotify bot, then Chen.
@@ -308,8 +253,8 @@ class FakeSlack(FakeHTTPServer):
         created: dict[str, str] = {}
         with self.lock:
             for email in emails:
-                user_id = _stable_id("U", email.lower(), self._position)
-                self._store(_member(user_id, email))
+                user_id = stable_id("U", email.lower(), self._position)
+                self._store(member(user_id, email))
                 created[email] = user_id
         return created
 
@@ -540,7 +485,7 @@ class FakeSlack(FakeHTTPServer):
         """The user's DM id: made on first use, the same ever after (as in Slack)."""
         dm = self._dm_of_user.get(user_id)
         if dm is None:
-            dm = _stable_id("D", user_id, self._user_of_dm)
+            dm = stable_id("D", user_id, self._user_of_dm)
             self._dm_of_user[user_id] = dm
             self._user_of_dm[dm] = user_id
         return dm

@@ -25,31 +25,29 @@ import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, quote, urlencode
-from zoneinfo import ZoneInfo
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from app.fakes.httpserver import FakeHTTPServer, Request, Response
-from app.fakes.okta_logs import LOGS, SystemLog
+from fakes.httpserver import FakeHTTPServer, Request, Response
+from fakes.okta.data import API, REVIEWS, generate, link, okta_id, timestamp
+from fakes.okta.logs import LOGS, SystemLog
 
 __all__ = ["ERROR_400_FILTER", "ERROR_429", "FakeOkta", "Fault"]
 
-API = "/governance/api/v1"
-REVIEWS = f"{API}/reviews"
 CAMPAIGNS = f"{API}/campaigns"
+_ALNUM = string.ascii_letters + string.digits
 _REVIEW_PATH = re.compile(rf"{REVIEWS}/([^/]+)")
 _CAMPAIGN_PATH = re.compile(rf"{API}/campaigns/([^/]+)")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
 OKTA_RATE_LIMIT = 50  # X-Rate-Limit-Limit of the recorded /campaigns and /reviews responses
-SYSTEM_PRINCIPAL = "spryNYaeCS2aMI3Jf0g7"  # the org's "Okta System" actor, as in the samples
 SAMPLE_ADMIN_HOST = "https://acme-admin.okta.com"
 
 # Exact bodies of tests/samples/okta-error-429.json and okta-error-400.json.
@@ -93,15 +91,6 @@ _FILTER_PROPS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "reviewerId": lambda r: (r.get("reviewerProfile") or {}).get("id"),
     "reviewerType": lambda r: r.get("reviewerType"),
 }
-
-_ALNUM = string.ascii_letters + string.digits
-_ID_BYTES = bytes(ord(_ALNUM[i % len(_ALNUM)]) for i in range(256))  # byte -> id character
-_SECONDS = "%Y-%m-%dT%H:%M:%S"
-_FIRST_NAMES = ("Ana", "Ben", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana")
-_FIRST_NAMES += ("Ivan", "Jia", "Kofi", "Lena", "Mateo", "Nina", "Omar", "Priya")
-_LAST_NAMES = ("Lopez", "Okafor", "Wei", "Kim", "Novak", "Rahman", "Moreno", "Sato")
-_LAST_NAMES += ("Petrov", "Li", "Mensah", "Fischer", "Rossi", "Berg", "Haddad", "Iyer")
-_GROUP_NAMES = ("Sales Ops Reviewers", "Finance Reviewers", "IT Access Reviewers")
 
 
 @dataclass
@@ -232,98 +221,30 @@ class FakeOkta(FakeHTTPServer):
         email_domain: str = "example.com",
         description: str = "Generated access review for tests, benchmarks and the demo.",
     ) -> str:
-        """Add a campaign with ``reviews`` reviews (``group_reviews`` of them GROUP); return its id.
-
-        Deterministic: everything is seeded by the campaign id. User reviews go round-robin to
-        reviewers ``reviewer00000@…`` onwards, so each reviewer has one when there are at least
-        as many user reviews as reviewers. GROUP reviews are spread evenly through the list.
-        All reviews are UNREVIEWED, created 1 ms apart from 3 s after the launch (``start``,
-        default 2026-09-01 09:00 in ``time_zone``; a naive ``start`` is read in that zone).
-        """
-        user_reviews = reviews - group_reviews
-        if group_reviews < 0 or user_reviews < 0 or (user_reviews and reviewers < 1):
-            raise ValueError("need 0 <= group_reviews <= reviews, and reviewers for user reviews")
-        zone = ZoneInfo(time_zone)
-        if start is None:
-            start = datetime(2026, 9, 1, 9, tzinfo=zone)
-        start = start.replace(tzinfo=zone) if start.tzinfo is None else start.astimezone(zone)
-        launch = start.astimezone(UTC)
+        """Add a generated campaign (see ``fakes.okta.data.generate``); return its id."""
         with self.lock:
             seed = f"{name}/{len(self._campaigns)}"
-        cid = campaign_id or _okta_id("ici", random.Random(seed))
-        rng = random.Random(cid)
-        admin = self.admin_url
-        resources = [_okta_id("0oa", rng), _okta_id("0oa", rng)]
-        reviewer_profiles = [
-            _person(_okta_id("00u", rng), i, f"reviewer{i:05d}@{email_domain}")
-            for i in range(reviewers)
-        ]
-        groups = [
-            {"name": group_name, "groupId": _okta_id("00g", rng), "groupType": "GROUP"}
-            for group_name in _GROUP_NAMES[: min(group_reviews, len(_GROUP_NAMES))]
-        ]
-        reassign = _link(f"{admin}{API}/campaigns/{cid}/reviews/reassign")
-        first_created = launch + timedelta(seconds=3)
-        generated = []
-        principal: dict[str, Any] = {}
-        second = ""
-        users = grouped = 0
-        for k in range(reviews):
-            if k % len(resources) == 0:  # each principal is reviewed for every resource
-                p = k // len(resources)
-                principal = _person(_okta_id("00u", rng), p, f"user{p:06d}@{email_domain}")
-            review_id = _okta_id("icr", rng)
-            if k % 1000 == 0:  # strftime once per second of timestamps, not per review
-                second = (first_created + timedelta(seconds=k // 1000)).strftime(_SECONDS)
-            created = f"{second}.{k % 1000:03d}Z"
-            review: dict[str, Any] = {
-                "_links": {
-                    "self": _link(f"{admin}{REVIEWS}/{review_id}"),
-                    "reassignReview": reassign,
-                },
-                "id": review_id,
-                "createdBy": SYSTEM_PRINCIPAL,
-                "created": created,
-                "lastUpdated": created,
-                "lastUpdatedBy": SYSTEM_PRINCIPAL,
-                "campaignId": cid,
-                "resourceId": resources[k % len(resources)],
-                "decision": "UNREVIEWED",
-                "remediationStatus": "NONE",
-                "principalProfile": principal,
-            }
-            # Bresenham-style spreading: review k is a group review when the running share
-            # of group reviews steps up, so pages mix both kinds.
-            if (k + 1) * group_reviews // reviews > k * group_reviews // reviews:
-                review["reviewerType"] = "GROUP"
-                review["reviewerGroupProfile"] = groups[grouped % len(groups)]
-                grouped += 1
-            else:
-                review["reviewerProfile"] = reviewer_profiles[users % reviewers]
-                review["reviewerType"] = "USER"
-                users += 1
-            review.update(assignmentType="GROUP", assignments=[], riskRuleConflicts=[])
-            review["delegated"] = False
-            generated.append(review)
-        campaign = _campaign(
-            cid,
-            admin=admin,
-            creator=_okta_id("00u", rng),
+        campaign, generated = generate(
+            campaign_id=campaign_id or okta_id("ici", random.Random(seed)),
+            admin=self.admin_url,
             name=name,
-            description=description,
-            status=status,
+            reviews=reviews,
+            reviewers=reviewers,
+            group_reviews=group_reviews,
             start=start,
             duration_days=duration_days,
             time_zone=time_zone,
-            resources=resources,
+            status=status,
+            email_domain=email_domain,
+            description=description,
         )
         # Profiles and link dicts are shared between generated reviews (fast, small); that is
         # safe because the fake only ever replaces them, never edits them in place.
         with self.lock:
-            self._campaigns[cid] = campaign
+            self._campaigns[campaign["id"]] = campaign
             for review in generated:
                 self._store_review(review)
-        return cid
+        return str(campaign["id"])
 
     def reviews_of(self, campaign_id: str) -> list[dict[str, Any]]:
         """Copies of the campaign's reviews, in list order."""
@@ -362,7 +283,7 @@ class FakeOkta(FakeHTTPServer):
 
     # -- faults and request log --------------------------------------------------
     def log(self, event: dict[str, Any]) -> None:
-        """Record a System Log event (``app.fakes.okta_logs.log_event`` builds one)."""
+        """Record a System Log event (``fakes.okta.logs.log_event`` builds one)."""
         with self.lock:
             self.system_log.add(event)
 
@@ -527,7 +448,7 @@ class FakeOkta(FakeHTTPServer):
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
             return _json(400, _error("E0000001", "Api validation failed: limit"))
         page = list(self._campaigns.values())[::-1][: int(limit_text)]
-        return _json(200, {"data": page, "_links": {"self": _link(self.admin_url + CAMPAIGNS)}})
+        return _json(200, {"data": page, "_links": {"self": link(self.admin_url + CAMPAIGNS)}})
 
     def _authorized(self, header: str) -> bool:
         scheme, _, token = header.partition(" ")
@@ -572,14 +493,14 @@ class FakeOkta(FakeHTTPServer):
                 page.append(candidate)
 
         query = {"filter": filter_text, "limit": str(limit), "orderBy": order_by}
-        links = {"self": _link(self._reviews_href(after=after, **query))}
+        links = {"self": link(self._reviews_href(after=after, **query))}
         headers: dict[str, str] = {}
         if more:
             next_href = self._reviews_href(after=page[-1]["id"], **query)
             if self.link_header:
                 headers["Link"] = f'<{next_href}>; rel="next"'
             else:
-                links["next"] = _link(next_href)
+                links["next"] = link(next_href)
         return _json(200, {"data": page, "_links": links}, headers)
 
     def _reviews_href(self, **params: str | None) -> str:
@@ -599,7 +520,7 @@ class FakeOkta(FakeHTTPServer):
         self._keys[review_id] = key
 
     def _now(self) -> str:
-        return _timestamp(datetime.fromtimestamp(self.clock(), UTC))
+        return timestamp(datetime.fromtimestamp(self.clock(), UTC))
 
 
 def _parse_filter(text: str) -> list[tuple[str, str]] | None:
@@ -652,125 +573,3 @@ def _copy(data: Any) -> Any:
     if isinstance(data, list):
         return [_copy(value) for value in data]
     return data
-
-
-def _link(href: str) -> dict[str, Any]:
-    return {"href": href, "hints": {}}
-
-
-def _okta_id(prefix: str, rng: random.Random) -> str:
-    # One C-level call instead of 17 choices: tens of thousands of ids per campaign.
-    return prefix + rng.randbytes(17).translate(_ID_BYTES).decode()
-
-
-def _timestamp(moment: datetime) -> str:
-    """UTC in Okta's `created` style."""
-    return moment.astimezone(UTC).strftime(f"{_SECONDS}Z")
-
-
-def _person(user_id: str, index: int, email: str) -> dict[str, Any]:
-    return {
-        "id": user_id,
-        "email": email,
-        "firstName": _FIRST_NAMES[index % len(_FIRST_NAMES)],
-        "lastName": _LAST_NAMES[index // len(_FIRST_NAMES) % len(_LAST_NAMES)],
-        "status": "ACTIVE",
-        "type": "USER",
-    }
-
-
-def _campaign(
-    cid: str,
-    *,
-    admin: str,
-    creator: str,
-    name: str,
-    description: str,
-    status: str,
-    start: datetime,
-    duration_days: int,
-    time_zone: str,
-    resources: list[str],
-) -> dict[str, Any]:
-    """A campaign in the shape of campaign-active.json (``start`` is in the campaign zone)."""
-    base = f"{admin}{API}/campaigns/{cid}"
-    reviews_filter = quote(f'campaignId eq "{cid}"', safe="")
-    # Aware datetime + timedelta keeps the wall-clock time: the end date takes the zone's
-    # offset on that day (e.g. -08:00 once daylight saving time is over).
-    end = start + timedelta(days=duration_days)
-    launch = start.astimezone(UTC)
-    return {
-        "_links": {
-            "launchCampaign": _link(f"{base}/launch"),
-            "endCampaign": _link(f"{base}/end"),
-            "reviews": _link(f"{admin}{REVIEWS}?filter={reviews_filter}"),
-            "self": _link(base),
-        },
-        "id": cid,
-        "createdBy": creator,
-        "created": _timestamp(launch - timedelta(days=12)),
-        "lastUpdated": _timestamp(launch + timedelta(seconds=4)),
-        "lastUpdatedBy": SYSTEM_PRINCIPAL,
-        "name": name,
-        "description": description,
-        "campaignType": "RESOURCE",
-        "scheduleSettings": {
-            "type": "ONE_OFF",
-            "startDate": start.isoformat(timespec="seconds"),
-            "durationInDays": duration_days,
-            "timeZone": time_zone,
-            "endDate": end.isoformat(timespec="seconds"),
-        },
-        "resourceSettings": {
-            "type": "APPLICATION",
-            "targetTypes": ["APPLICATION"],
-            "targetResources": [
-                {
-                    "resourceId": resource_id,
-                    "resourceType": "APPLICATION",
-                    "includeAllEntitlementsAndBundles": False,
-                    "includeBundlesHavingSameEntitlementValues": False,
-                    "includeAllAppServiceAccounts": False,
-                }
-                for resource_id in resources
-            ],
-            "excludedResources": [],
-            "individuallyAssignedAppsOnly": False,
-            "individuallyAssignedGroupsOnly": False,
-            "includeEntitlements": False,
-            "onlyIncludeOutOfPolicyEntitlements": False,
-            "includeAdminRoles": False,
-            "includeAllOktaServiceAccounts": False,
-        },
-        "principalScopeSettings": {
-            "type": "USERS",
-            "excludedUserIds": [],
-            "userIds": [],
-            "groupIds": [],
-            "includeOnlyActiveUsers": True,
-            "onlyIncludeUsersWithSODConflicts": False,
-        },
-        "reviewerSettings": {
-            "type": "REVIEWER_EXPRESSION",
-            "reviewerScopeExpression": "user.profile.managerId",
-            "fallBackReviewerId": creator,
-            "selfReviewDisabled": True,
-            "justificationRequired": False,
-            "bulkDecisionDisabled": False,
-            "reassignmentDisabled": False,
-        },
-        "notificationSettings": {
-            "notifyReviewerWhenReviewAssigned": True,
-            "notifyReviewerAtCampaignEnd": False,
-            "remindersReviewerBeforeCampaignCloseInSecs": [604800, 86400],
-            "notifyReviewerWhenOverdue": False,
-            "notifyReviewerDuringMidpointOfReview": False,
-            "notifyReviewPeriodEnd": False,
-        },
-        "remediationSettings": {
-            "accessApproved": "NO_ACTION",
-            "accessRevoked": "DENY",
-            "noResponse": "NO_ACTION",
-        },
-        "status": status,
-    }
