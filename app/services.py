@@ -15,11 +15,17 @@ from typing import TextIO
 import httpx
 
 from app.config import Settings
-from app.directory import SlackDirectory
-from app.okta import OktaClient, SSWSAuth, build_http_client
-from app.outbox import Outbox
-from app.slack import DryRunSlack, RateGate, SlackGateway, SlackSender, build_web_client
-from app.store import Store
+from app.db.store import Store
+from app.integrations.directory import SlackDirectory
+from app.integrations.okta import OktaClient, SSWSAuth, build_http_client
+from app.integrations.slack import (
+    DryRunSlack,
+    RateGate,
+    SlackGateway,
+    SlackSender,
+    build_web_client,
+)
+from app.pipeline.outbox import Outbox
 from app.timeutil import Clock, system_clock
 
 __all__ = ["Services"]
@@ -118,8 +124,8 @@ def okta_auth(settings: Settings) -> httpx.Auth:
     # Commands that do call it were stopped by Settings.require("okta") already.
     if token or not settings.okta.private_key_file:
         return SSWSAuth(token)
-    # OAuth 2.0 client credentials (private_key_jwt) is wired in app.okta_oauth.
-    from app.okta_oauth import PrivateKeyJWTAuth
+    # OAuth 2.0 client credentials (private_key_jwt) is wired in app.integrations.okta_oauth.
+    from app.integrations.okta_oauth import PrivateKeyJWTAuth
 
     return PrivateKeyJWTAuth(
         org_url=settings.okta.org_url,

@@ -21,13 +21,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from app.config import Settings, SettingsError, load_settings
+from app.db.store import DatabaseMissing, Store
 from app.events import MAX_NESTING, EnvelopeError, parse_envelope
-from app.forwarded import ForwardedFor
-from app.health import heartbeat_age, problems
-from app.intake import IntakeWriter, StoreUnusable, describe
-from app.logging_setup import LEVEL_ENV, configure_logging
-from app.metrics import HookCounters, render_metrics
-from app.store import DatabaseMissing, Store
+from app.intake.forwarded import ForwardedFor
+from app.intake.writer import IntakeWriter, StoreUnusable, describe
+from app.logs import LEVEL_ENV, configure_logging
+from app.ops.health import heartbeat_age, problems
+from app.ops.metrics import HookCounters, render_metrics
 from app.timeutil import Clock, system_clock
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -217,7 +217,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     settings.require("hook")
     app = Flask("certnotify")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    # The proxy in front says who the client is; nobody else may (see app.forwarded).
+    # The proxy in front says who the client is; nobody else may (see app.intake.forwarded).
     app.wsgi_app = ForwardedFor(app.wsgi_app, settings.server.forwarded_allow_ips)  # type: ignore[method-assign]
     context = WebContext(settings, clock)
     # Fail at start-up, not on the first hook, if the database is missing or old:

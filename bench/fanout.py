@@ -25,7 +25,7 @@ from pathlib import Path
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from app.launch import launch_campaign
+from app.pipeline.on_launch import launch_campaign
 from app.services import Services
 from bench.slack_process import SlackProcess
 from bench.timescale import TimeScale

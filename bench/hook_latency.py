@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 import httpx
 
 from app.config import ServerSettings
-from app.store import Store
-from app.supervisor import gunicorn_command
+from app.db.store import Store
+from app.ops.serve import gunicorn_command
 from bench.common import free_port, launch_body, post_hook, serve, wait_for
 from bench.load import LoadResult, post_load
 from fakes.okta import FakeOkta

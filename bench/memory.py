@@ -29,7 +29,7 @@ class _Slack:
 
 def _launch(okta_url: str, okta_token: str, slack_url: str, slack_token: str, campaign_id: str,
             hold_everything: bool, origin: tuple[float, float, float], out) -> None:  # fmt: skip
-    from app.launch import launch_campaign
+    from app.pipeline.on_launch import launch_campaign
     from app.services import Services
     from bench.timescale import TimeScale
     from tests.helpers import make_settings

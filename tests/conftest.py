@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
+from app.pipeline.worker import Worker
 from app.services import Services
-from app.worker import Worker
 from fakes.okta import FakeOkta
 from fakes.slack import FakeSlack
 from tests.helpers import LAUNCH_TIME, FakeClock, make_settings, web_app

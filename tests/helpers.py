@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from app.worker import Worker
+from app.pipeline.worker import Worker
 from fakes.okta import FakeOkta
 from fakes.slack import FakeSlack
 
@@ -74,7 +74,7 @@ def make_settings(
 
 def web_app(settings: Settings, clock: FakeClock):
     """The Flask app on a migrated database, as `certnotify serve` starts it."""
-    from app.store import Store
+    from app.db.store import Store
     from app.web import create_app
 
     store = Store.open(settings.database.path)

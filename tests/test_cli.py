@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from app.cli import cli
+from app.ops.cli import cli
 from tests.harness import UNPACED
 from tests.helpers import HOOK_SECRET
 

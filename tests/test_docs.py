@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 import pytest
 
-from app.cli import cli
 from app.config import ENV_VARS, Settings
+from app.ops.cli import cli
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -175,7 +175,7 @@ def test_configured_secret_header_name_is_used(tmp_path, fake_okta, fake_slack, 
 
 
 def test_healthz_reports_database_backlog_and_worker(app, client, services, clock):
-    from app.worker import Worker
+    from app.pipeline.worker import Worker
 
     post_hook(client, sample("event-close.json"))
     report = client.get("/healthz")

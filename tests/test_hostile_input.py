@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.events import parse_envelope
-from app.logging_setup import RedactingFormatter, configure_logging
+from app.integrations.okta import OktaClient, SSWSAuth, build_http_client
+from app.logs import RedactingFormatter, configure_logging
 from app.messages import (
     MessageContext,
     final_notice_message,
@@ -23,7 +24,6 @@ from app.messages import (
     reassignment_message,
     reminder_message,
 )
-from app.okta import OktaClient, SSWSAuth, build_http_client
 from app.services import Services
 from tests.helpers import HOOK_SECRET, make_settings, post_hook, run_worker, sample
 from tests.slack_rules import read, shown
@@ -178,7 +178,7 @@ def test_secrets_appear_in_no_log_no_error_and_no_health_report(
         app = web_app(settings, clock)
         client = app.test_client()
         services = Services.build(settings, clock=clock, sleep=clock.sleep)
-        from app.worker import Worker
+        from app.pipeline.worker import Worker
 
         campaign_id = fake_okta.generate_campaign(reviews=2, reviewers=1)
         body = sample("event-launch.json")
@@ -193,7 +193,7 @@ def test_secrets_appear_in_no_log_no_error_and_no_health_report(
         clock.advance(minutes=10)
         run_worker(Worker(services))
         health = client.get("/healthz").get_data(as_text=True)
-        status = json.dumps(__import__("app.status", fromlist=["x"]).collect_status(
+        status = json.dumps(__import__("app.ops.status", fromlist=["x"]).collect_status(
             services.store, clock()))  # fmt: skip
         services.close()
     finally:

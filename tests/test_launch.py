@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from app.launch import launch_campaign
-from app.worker import Worker
+from app.pipeline.on_launch import launch_campaign
+from app.pipeline.worker import Worker
 from fakes.okta import Fault as OktaFault
 from fakes.slack import Fault as SlackFault
 from tests.helpers import (
@@ -199,8 +199,8 @@ def test_okta_5xx_is_retried(services, fake_okta):
 def test_what_a_dead_sender_left_in_flight_is_sent_at_once_by_the_next(
     settings, fake_okta, fake_slack, clock
 ):
+    from app.pipeline.lock import WorkerLock
     from app.services import Services
-    from app.worker_lock import WorkerLock
 
     campaign_id = fake_okta.generate_campaign(reviews=30, reviewers=10)
     fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))

@@ -10,8 +10,8 @@ import re
 import httpx
 import pytest
 
-from app.forwarded import ForwardedFor
-from app.logging_setup import EVENT_ID, JsonFormatter
+from app.intake.forwarded import ForwardedFor
+from app.logs import EVENT_ID, JsonFormatter
 from tests.harness import post_hook, serve
 from tests.helpers import HOOK_SECRET, sample
 from tests.helpers import post_hook as post_to_app
@@ -33,7 +33,7 @@ def test_every_process_logs_json_lines_with_secrets_redacted(tmp_path, fake_okta
     entries = [json.loads(line) for line in lines_of(tmp_path / "serve.log")]
     loggers = {e["logger"] for e in entries}
     # gunicorn's arbiter and access log, the web app, the worker, serve itself.
-    assert {"gunicorn.error", "gunicorn.access", "app.web", "app.worker"} <= loggers
+    assert {"gunicorn.error", "gunicorn.access", "app.web", "app.pipeline.worker"} <= loggers
     assert all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
     # --log-level DEBUG reached the worker process.
     assert any(e["level"] == "DEBUG" and e["logger"].startswith("app.") for e in entries)
@@ -137,7 +137,7 @@ def test_metrics_for_alerting_are_typed_and_present_at_zero(client, services, cl
 
 
 def test_metrics_count_refusals_by_answer_and_show_problems(client, services, clock):
-    from app.reminders import run_reminder_pass
+    from app.pipeline.reminder_pass import run_reminder_pass
 
     client.post("/hooks/okta", data="{}", headers={"Authorization": "wrong"})
     client.post("/hooks/okta", data="{}", headers={"Authorization": "wrong"})

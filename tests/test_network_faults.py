@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.launch import launch_campaign
-from app.okta import OktaUnavailable
+from app.integrations.okta import OktaUnavailable
+from app.integrations.slack import RateGate
+from app.pipeline.on_launch import launch_campaign
 from app.services import Services
-from app.slack import RateGate
 from fakes.okta import Fault as OktaFault
 from fakes.slack import Fault as SlackFault
 from tests.helpers import make_settings

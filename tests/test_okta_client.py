@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.okta import (
+from app.integrations.okta import (
     OktaAuthError,
     OktaClient,
     OktaError,

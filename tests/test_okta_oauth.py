@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from app.cli import cli
 from app.config import SettingsError
-from app.launch import launch_campaign
-from app.okta import OktaAuthError
-from app.okta_oauth import OAuthError
+from app.integrations.okta import OktaAuthError
+from app.integrations.okta_oauth import OAuthError
+from app.ops.cli import cli
+from app.pipeline.on_launch import launch_campaign
 from app.services import Services
 from tests.harness import UNPACED
 from tests.helpers import make_settings

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from app.db.store import Store
 from app.events import parse_envelope
-from app.launch import launch_campaign
 from app.models import Campaign
+from app.pipeline.on_launch import launch_campaign
 from app.services import Services
-from app.store import Store
 from fakes.slack import FakeSlack
 from tests.harness import post_hook, serve, service_env, wait_for
 from tests.helpers import HOOK_SECRET, make_settings, sample

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.launch import launch_campaign
+from app.pipeline.on_launch import launch_campaign
 from tests.helpers import SAMPLE_CAMPAIGN, SAMPLES, post_hook, run_worker, sample
 
 REVIEW_C = "icr0tp8ILSlcfr42e0g7"
@@ -113,8 +113,8 @@ def test_a_burst_of_40_reassignments_is_one_message(
 
 
 def test_a_steady_stream_is_still_announced_after_max_wait(services, fake_okta, fake_slack, clock):
-    from app.reassignment import DecideHandler, flush_reassignments
-    from app.store import ClaimedEvent
+    from app.db.store import ClaimedEvent
+    from app.pipeline.on_decide import DecideHandler, flush_reassignments
 
     campaign_id = fake_okta.generate_campaign(reviews=30, reviewers=1)
     launch_campaign(services, campaign_id)
@@ -222,7 +222,7 @@ def test_other_decisions_make_no_calls_and_unknown_values_are_logged_once(
     odd2["uuid"] = "odd-2"
     body["data"]["events"] += [odd, odd2]
     okta_before, slack_before = len(story.requests), fake_slack.call_count()
-    with caplog.at_level(logging.WARNING, logger="app.reassignment"):
+    with caplog.at_level(logging.WARNING, logger="app.pipeline.on_decide"):
         post_hook(client, body)
         run_worker(worker)
     assert len(story.requests) == okta_before
@@ -235,7 +235,7 @@ def test_reassigned_people_are_not_also_sent_the_launch_message_by_the_safety_ne
 ):
     from datetime import date
 
-    from app.reminders import run_reminder_pass
+    from app.pipeline.reminder_pass import run_reminder_pass
 
     post_hook(client, sample("event-decide-reassign.json"))
     run_worker(worker)  # recorded, still inside its quiet window

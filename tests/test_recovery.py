@@ -13,13 +13,13 @@ from datetime import timedelta
 
 import pytest
 
-from app.credentials import OKTA_AUTH, SLACK_AUTH
-from app.jobs import hand_off_or_run
-from app.launch import launch_campaign
-from app.reminders import run_reminder_pass
+from app.pipeline.commands import hand_off_or_run
+from app.pipeline.credentials import OKTA_AUTH, SLACK_AUTH
+from app.pipeline.lock import WorkerLock
+from app.pipeline.on_launch import launch_campaign
+from app.pipeline.reminder_pass import run_reminder_pass
+from app.pipeline.worker import Worker
 from app.services import Services
-from app.worker import Worker
-from app.worker_lock import WorkerLock
 from fakes.okta.logs import log_event
 from tests.helpers import make_settings, post_hook, run_worker, sample
 
@@ -114,7 +114,7 @@ def test_sync_brings_back_a_retired_campaign_okta_says_is_active(
 
 
 def run_sync(services: Services, campaign_id: str):
-    from app.jobs import run_job
+    from app.pipeline.commands import run_job
 
     return run_job(services, "sync", {"campaign_id": campaign_id}, send=True)
 
@@ -188,7 +188,7 @@ def test_refused_credentials_show_at_start_up_before_any_event(
     fake_slack.revoked = True
     services = Services.build(settings, clock=clock, sleep=clock.sleep)
     Worker(services).startup_checks()
-    from app.health import problems
+    from app.ops.health import problems
 
     found = problems(services.store, clock())
     assert "SLACK_BOT_TOKEN rejected: token_revoked" in found
@@ -228,7 +228,7 @@ def test_database_folder_away_and_back_makes_hooks_succeed_again(app, client, se
 def test_a_deleted_database_is_noticed_never_written_into(app, client, settings, clock):
     import os
 
-    from app.store import Store
+    from app.db.store import Store
 
     assert post_hook(client, launch_envelope("iciBefore000000000000")).status_code == 204
     for suffix in ("", "-wal", "-shm"):
@@ -346,8 +346,8 @@ def test_a_new_database_reads_nothing_back(services, fake_okta):
 
 
 def test_backfill_pages_through_link_headers_on_the_org_host(services, fake_okta, clock):
-    from app.backfill import backfill
-    from app.okta import LOG_PAGE_SIZE
+    from app.integrations.okta import LOG_PAGE_SIZE
+    from app.pipeline.backfill import backfill
 
     for i in range(LOG_PAGE_SIZE + 5):
         fake_okta.log(

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.store import Store
+from app.db.store import Store
 from fakes.slack import FakeSlack
 from tests.harness import (
     alive,

@@ -10,9 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.config import ReminderSettings
-from app.launch import launch_campaign
 from app.models import Campaign
-from app.reminders import campaign_day, due_milestone, milestone_days, run_reminder_pass
+from app.pipeline.on_launch import launch_campaign
+from app.pipeline.reminder_pass import (
+    campaign_day,
+    due_milestone,
+    milestone_days,
+    run_reminder_pass,
+)
 from fakes.okta import FakeOkta
 from tests.helpers import make_settings
 
@@ -290,7 +295,7 @@ def test_a_pass_is_recorded_for_status(org, services):
     [run] = services.store.reminder_runs()
     assert run["for_date"] == (org.start + timedelta(days=7)).isoformat()
     assert run["finished_at"] is not None
-    from app.status import collect_status
+    from app.ops.status import collect_status
 
     report = collect_status(services.store, services.clock())
     assert report["last_reminder_run"]["sent"] == 4

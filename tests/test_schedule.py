@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.config import ReminderSettings
-from app.schedule import JOB_ID, ReminderSchedule, latest_fire_time
-from app.worker import AnotherWorkerRunning, Worker
+from app.pipeline.schedule import JOB_ID, ReminderSchedule, latest_fire_time
+from app.pipeline.worker import AnotherWorkerRunning, Worker
 from tests.helpers import FakeClock, web_app
 
 
@@ -124,8 +124,8 @@ def test_a_brand_new_database_has_no_missed_pass_to_catch_up(settings, clock, fa
 
 
 def test_a_database_in_use_before_the_pass_was_due_catches_up(settings, clock):
+    from app.db.store import Store
     from app.services import Services
-    from app.store import Store
 
     store = Store.open(settings.database.path)
     store.migrate(datetime(2026, 9, 1, tzinfo=UTC))  # in use for a week

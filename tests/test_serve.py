@@ -73,7 +73,7 @@ def test_four_web_workers_and_one_worker_run_one_reminder_pass(tmp_path, fake_ok
     """gunicorn-style multi-process start: only the worker schedules reminders."""
     from datetime import timedelta
 
-    from app.store import Store
+    from app.db.store import Store
 
     # The pass was due a minute ago, so the worker runs it at start-up (catch-up).
     run_at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%H:%M")
@@ -117,7 +117,7 @@ def test_hostile_requests_through_gunicorn_get_contract_answers(tmp_path, fake_o
     """What the test client cannot show: chunked bodies, huge headers, a real server."""
     import http.client
 
-    from app.store import Store
+    from app.db.store import Store
 
     with serve(fake_okta, fake_slack, workdir=tmp_path) as served:
         port = int(served.base.rsplit(":", 1)[1])

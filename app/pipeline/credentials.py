@@ -17,10 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.config import Settings
-from app.okta import OktaAuthError, OktaClient, OktaError, OktaNotFound, OktaUnavailable
-from app.outbox import Outbox
-from app.slack import SlackAuthError, SlackError, SlackSender
-from app.store import Store
+from app.db.store import Store
+from app.integrations.okta import (
+    OktaAuthError,
+    OktaClient,
+    OktaError,
+    OktaNotFound,
+    OktaUnavailable,
+)
+from app.integrations.slack import SlackAuthError, SlackError, SlackSender
+from app.pipeline.outbox import Outbox
 from app.timeutil import Clock, iso
 
 __all__ = [

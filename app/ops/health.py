@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.credentials import OKTA_AUTH, OKTA_DOWN, SLACK_AUTH, SLACK_DOWN
-from app.store import Store
+from app.db.store import Store
+from app.pipeline.credentials import OKTA_AUTH, OKTA_DOWN, SLACK_AUTH, SLACK_DOWN
 
 __all__ = ["HEARTBEAT_STALE_SECONDS", "heartbeat_age", "problems"]
 

@@ -29,9 +29,9 @@ from urllib.parse import quote
 import sqlite_utils
 
 from app.config import SettingsError
+from app.db.migrations import migrations
 from app.events import Delivery, HookEvent
 from app.models import Campaign, Person, ReviewerCount, UnresolvedReview
-from app.schema import migrations
 from app.timeutil import iso, parse_okta_time
 
 __all__ = [
@@ -129,7 +129,7 @@ class ClaimedDelivery:
 
 
 # Rows the sender may claim now (one "?": now). There are no leases: only the holder of
-# the worker lock (app.worker_lock) claims, and whoever takes that lock first puts back
+# the worker lock (app.pipeline.lock) claims, and whoever takes that lock first puts back
 # what a dead holder left in flight (reclaim_orphans). The idle-poll read and the claim
 # itself use the same test.
 _DUE = "status = 'pending' AND coalesce(not_before, 0) <= ?"

@@ -29,12 +29,12 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from app.config import ReminderSettings
-from app.launch import ENDED_STATUSES
+from app.db.store import DeliveryScope, LedgerKey
+from app.integrations.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
 from app.messages import final_notice_message, launch_message, reminder_message, render_console
 from app.models import Campaign, ReviewerTally
-from app.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
-from app.planning import Plan, Recipient, commit, message_context, prepare, resolve
-from app.store import DeliveryScope, LedgerKey
+from app.pipeline.on_launch import ENDED_STATUSES
+from app.pipeline.planning import Plan, Recipient, commit, message_context, prepare, resolve
 from app.timeutil import zone
 
 __all__ = [

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from app.db.store import DeliveryScope
 from app.messages import launch_message
 from app.models import Campaign, ReviewerTally
-from app.planning import Plan, Recipient, message_context, plan_messages
-from app.store import DeliveryScope
+from app.pipeline.planning import Plan, Recipient, message_context, plan_messages
 
 __all__ = ["LaunchSummary", "RetryLater", "launch_campaign"]
 

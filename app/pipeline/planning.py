@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.config import Settings
-from app.directory import Resolution
+from app.db.store import DeliveryScope, LedgerKey, PlannedDelivery
+from app.integrations.directory import Resolution
 from app.messages import Message, MessageContext
 from app.models import Campaign, Person
-from app.store import DeliveryScope, LedgerKey, PlannedDelivery
 from app.timeutil import zone
 
 __all__ = [

@@ -22,14 +22,14 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from app.slack import (
+from app.db.store import ClaimedDelivery, DeliveryScope, Store
+from app.integrations.slack import (
     Posted,
     SlackAuthError,
     SlackPermanentError,
     SlackSender,
     SlackTransientError,
 )
-from app.store import ClaimedDelivery, DeliveryScope, Store
 from app.timeutil import Clock, iso
 
 __all__ = ["DrainResult", "Outbox"]
@@ -117,7 +117,7 @@ class Outbox:
             return
         if isinstance(outcome, SlackAuthError):
             # Not this message's fault: put it back untouched and stop sending until the
-            # credential check (app.credentials) sees the token work again.
+            # credential check (app.pipeline.credentials) sees the token work again.
             self.store.mark_retry(item.id, outcome.code, now, count_attempt=False)
             message = (
                 f"SLACK_BOT_TOKEN rejected: {outcome.code}"

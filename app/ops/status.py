@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.health import heartbeat_age, problems
-from app.store import Store
-from app.worker_lock import WorkerLock
+from app.db.store import Store
+from app.ops.health import heartbeat_age, problems
+from app.pipeline.lock import WorkerLock
 
 __all__ = ["collect_status", "format_status"]
 

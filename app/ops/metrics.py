@@ -24,9 +24,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from app.credentials import OKTA_AUTH, OKTA_DOWN, SLACK_AUTH, SLACK_DOWN
-from app.health import heartbeat_age
-from app.store import Store
+from app.db.store import Store
+from app.ops.health import heartbeat_age
+from app.pipeline.credentials import OKTA_AUTH, OKTA_DOWN, SLACK_AUTH, SLACK_DOWN
 
 __all__ = ["REFUSAL_REASONS", "HookCounters", "render_metrics"]
 

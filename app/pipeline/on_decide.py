@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from app.db.store import ClaimedEvent
 from app.events import EventView
+from app.integrations.okta import OktaNotFound
 from app.messages import reassignment_message
 from app.models import Campaign, Person, Review, is_okta_id
-from app.okta import OktaNotFound
-from app.planning import Recipient, message_context, prepare, resolve
-from app.store import ClaimedEvent
+from app.pipeline.planning import Recipient, message_context, prepare, resolve
 
 __all__ = ["DecideHandler", "flush_reassignments"]
 

@@ -1,7 +1,7 @@
 """``certnotify serve``: gunicorn for the web app plus exactly one worker process.
 
 Both children stay in our process group and die with us, even on kill -9
-(app.lifeline). SIGTERM or SIGINT is passed on to them, and anything still alive
+(app.ops.lifeline). SIGTERM or SIGINT is passed on to them, and anything still alive
 after 10 s is killed. A child that exits by itself is started again after a
 growing pause (1 s, doubling to 30 s; back to 1 s once it has run for a minute),
 and the other keeps running: hooks are still stored while the worker restarts,
@@ -21,8 +21,8 @@ import time
 from collections.abc import Mapping
 
 from app.config import SettingsError
-from app.lifeline import ENV
-from app.logging_setup import LEVEL_ENV
+from app.logs import LEVEL_ENV
+from app.ops.lifeline import ENV
 
 __all__ = ["Supervisor", "gunicorn_command", "worker_command"]
 
@@ -49,7 +49,7 @@ def gunicorn_command(
     command = [
         sys.executable,
         "-m",
-        "app.webserver",
+        "app.ops.webserver",
         "--bind",
         f"{host}:{port}",
         "--workers",
@@ -68,7 +68,7 @@ def gunicorn_command(
         "-",
         # certnotify's formatter (time, level, redaction, text or JSON) on gunicorn's logs.
         "--logger-class",
-        "app.logging_setup.GunicornLogger",
+        "app.logs.GunicornLogger",
         "--log-level",
         log_level.lower(),
     ]

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.config import SettingsError
-from app.okta import OktaAuthError
+from app.integrations.okta import OktaAuthError
 
 __all__ = ["SCOPES", "OAuthError", "PrivateKeyJWTAuth", "load_signing_key"]
 

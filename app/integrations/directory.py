@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.slack import DryRunSlack, SlackSender
-from app.store import Store
+from app.db.store import Store
+from app.integrations.slack import DryRunSlack, SlackSender
 from app.timeutil import Clock
 
 __all__ = ["Resolution", "SlackDirectory"]

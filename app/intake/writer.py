@@ -28,8 +28,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
 
+from app.db.store import IntakeResult, Store
 from app.events import Delivery
-from app.store import IntakeResult, Store
 
 __all__ = ["IntakeWriter", "StoreUnusable"]
 

@@ -1,7 +1,7 @@
 """One sender per deployment: ``remind``, ``sync`` and ``test-message`` as jobs.
 
 Slack paces a workspace as a whole, and only one process at a time may send (the
-holder of the worker lock, see app.worker_lock). So a command that sends asks first:
+holder of the worker lock, see app.pipeline.lock). So a command that sends asks first:
 when a worker is alive, the command writes a job row and waits while the worker runs
 it and records its output and exit code; the command prints them as if it had done
 the work itself. With no worker alive, the command takes the lock and runs the job in
@@ -23,16 +23,16 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TextIO
 
-from app.launch import RetryLater, launch_campaign
+from app.db.store import Store
+from app.integrations.okta import OktaError
+from app.integrations.slack import SlackError
 from app.messages import test_message
 from app.models import is_okta_id
-from app.okta import OktaError
-from app.reminders import run_reminder_pass
+from app.pipeline.lock import WorkerLock
+from app.pipeline.on_launch import RetryLater, launch_campaign
+from app.pipeline.reminder_pass import run_reminder_pass
 from app.services import Services
-from app.slack import SlackError
-from app.store import Store
 from app.timeutil import Clock, system_clock
-from app.worker_lock import WorkerLock
 
 __all__ = ["KINDS", "JobError", "hand_off_or_run", "run_job"]
 

@@ -1,7 +1,7 @@
 """The worker: drains the inbox, sends the outbox, keeps a heartbeat, runs the schedule.
 
 One worker per deployment (``certnotify worker``, or the one ``certnotify serve``
-starts), enforced by an OS lock (app.worker_lock) held for the worker's life. Each
+starts), enforced by an OS lock (app.pipeline.lock) held for the worker's life. Each
 loop ("tick") handles a batch of inbox events, announces reassignments whose quiet
 window closed, starts a queued command job, then sends a batch of due messages, so a
 5,000-message launch never starves new events or the heartbeat.
@@ -24,8 +24,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from app.backfill import automatic_since, backfill
-from app.credentials import (
+from app.db.store import ClaimedEvent, EventOutcome, Store
+from app.events import CLOSE, DECIDE, LAUNCH, EventView
+from app.integrations.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
+from app.integrations.slack import SlackAuthError, SlackTransientError
+from app.pipeline.backfill import automatic_since, backfill
+from app.pipeline.credentials import (
     OKTA_AUTH,
     OKTA_DOWN,
     SLACK_AUTH,
@@ -33,15 +37,11 @@ from app.credentials import (
     CredentialCheck,
     okta_setting,
 )
-from app.events import CLOSE, DECIDE, LAUNCH, EventView
-from app.launch import RetryLater, launch_campaign
-from app.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
-from app.schedule import ReminderSchedule
+from app.pipeline.lock import AnotherWorkerRunning, WorkerLock
+from app.pipeline.on_launch import RetryLater, launch_campaign
+from app.pipeline.schedule import ReminderSchedule
 from app.services import Services
-from app.slack import SlackAuthError, SlackTransientError
-from app.store import ClaimedEvent, EventOutcome, Store
 from app.timeutil import iso
-from app.worker_lock import AnotherWorkerRunning, WorkerLock
 
 __all__ = ["AnotherWorkerRunning", "DatabaseReplaced", "Worker"]
 
@@ -84,13 +84,13 @@ def handle_close(services: Services, event: ClaimedEvent) -> str:
 
 
 def default_handlers() -> dict[str, Handler]:
-    from app.reassignment import DecideHandler
+    from app.pipeline.on_decide import DecideHandler
 
     return {LAUNCH: handle_launch, CLOSE: handle_close, DECIDE: DecideHandler()}
 
 
 class JobRunner:
-    """Runs command jobs (app.jobs) one at a time in a thread of the worker, with its
+    """Runs command jobs (app.pipeline.commands) one at a time in a thread of the worker, with its
     own services but the worker's Slack sender and pace; the main loop sends."""
 
     def __init__(self, worker: Worker) -> None:
@@ -109,7 +109,7 @@ class JobRunner:
         self.thread.start()
 
     def _run(self, job: dict) -> None:
-        from app.jobs import run_job
+        from app.pipeline.commands import run_job
 
         worker = self.worker
         try:
@@ -351,7 +351,7 @@ class Worker:
             self._maybe_backfill()
         slack_ok = not store.state(SLACK_AUTH)
         if slack_ok:
-            from app.reassignment import flush_reassignments
+            from app.pipeline.on_decide import flush_reassignments
 
             flush_reassignments(services)
         if self.jobs is not None:
@@ -365,7 +365,7 @@ class Worker:
         return busy
 
     def _reminder_job(self, trigger: str) -> float | None:
-        from app.reminders import run_reminder_pass
+        from app.pipeline.reminder_pass import run_reminder_pass
 
         services = self.thread_services()
         try:

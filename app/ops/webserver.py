@@ -1,13 +1,13 @@
-"""gunicorn, started by ``certnotify serve`` as ``python -m app.webserver ARGS``.
+"""gunicorn, started by ``certnotify serve`` as ``python -m app.ops.webserver ARGS``.
 
 The same as ``python -m gunicorn ARGS``, except that it first arranges to die with
-``serve`` (app.lifeline): gunicorn's own workers follow their arbiter, and the
+``serve`` (app.ops.lifeline): gunicorn's own workers follow their arbiter, and the
 arbiter follows ``serve``.
 """
 
 from __future__ import annotations
 
-from app.lifeline import die_with_parent
+from app.ops.lifeline import die_with_parent
 
 
 def main() -> None:

@@ -15,9 +15,9 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from app.db.store import Store
 from app.events import CLOSE, DECIDE, LAUNCH, HookEvent, check_event
-from app.okta import OktaClient
-from app.store import Store
+from app.integrations.okta import OktaClient
 from app.timeutil import iso, parse_okta_time
 
 __all__ = ["EVENT_TYPES", "BackfillResult", "automatic_since", "backfill"]

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from app.config import Settings, SettingsError, load_settings
-from app.logging_setup import LEVELS, configure_logging
+from app.logs import LEVELS, configure_logging
 from app.models import is_okta_id
 
 __all__ = ["main"]
@@ -51,8 +51,8 @@ def _exit_on_error(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from app.okta import OktaError
-        from app.slack import SlackError
+        from app.integrations.okta import OktaError
+        from app.integrations.slack import SlackError
 
         try:
             return fn(*args, **kwargs)
@@ -121,8 +121,8 @@ def serve(obj: Context, host: str | None, port: int | None, no_worker: bool) -> 
     """Serve the hook endpoint (gunicorn) plus one background worker."""
     import tempfile
 
-    from app.store import Store
-    from app.supervisor import (
+    from app.db.store import Store
+    from app.ops.serve import (
         Supervisor,
         check_listen,
         child_env,
@@ -167,9 +167,9 @@ def worker(obj: Context) -> None:
     """Process hook events, send messages, run the daily reminders. One per deployment."""
     import faulthandler
 
-    from app.lifeline import die_with_parent, parent_gone
+    from app.ops.lifeline import die_with_parent, parent_gone
+    from app.pipeline.worker import AnotherWorkerRunning, DatabaseReplaced, Worker
     from app.services import Services
-    from app.worker import AnotherWorkerRunning, DatabaseReplaced, Worker
 
     die_with_parent()  # under `serve`: never outlive it
     services = obj.services("okta", "slack")
@@ -200,7 +200,7 @@ def worker(obj: Context) -> None:
 def _as_job(obj: Context, kind: str, args: dict[str, Any], *needs: str) -> None:
     """Run a sending command through the live worker, or here when there is none; print
     what it printed and exit with its code, either way."""
-    from app.jobs import JobError, hand_off_or_run
+    from app.pipeline.commands import JobError, hand_off_or_run
     from app.services import Services, okta_auth
 
     settings = obj.settings(*needs)
@@ -240,7 +240,7 @@ def remind(obj: Context, for_date, dry_run: bool) -> None:
     if not dry_run:
         _as_job(obj, "remind", {"date": day.isoformat() if day else None}, "okta", "slack")
         return
-    from app.reminders import run_reminder_pass
+    from app.pipeline.reminder_pass import run_reminder_pass
 
     # A dry run sends and records nothing, so it needs no turn as the sender.
     services = obj.services("okta", "slack")
@@ -299,7 +299,7 @@ def backfill(obj: Context, since) -> None:
     """Read certification events from Okta's System Log since SINCE into the inbox."""
     from datetime import UTC
 
-    from app.backfill import backfill as read_back
+    from app.pipeline.backfill import backfill as read_back
 
     services = obj.services("okta")
     try:
@@ -320,10 +320,10 @@ def backfill(obj: Context, since) -> None:
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
     """Counts: campaigns, inbox, deliveries, last reminder run, worker heartbeat."""
-    from app.status import collect_status, format_status
-    from app.store import DatabaseMissing, Store
+    from app.db.store import DatabaseMissing, Store
+    from app.ops.status import collect_status, format_status
+    from app.pipeline.lock import WorkerLock
     from app.timeutil import system_clock
-    from app.worker_lock import WorkerLock
 
     settings = obj.settings()
     path = settings.database.path
@@ -350,7 +350,7 @@ def status(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def migrate(obj: Context) -> None:
     """Create the database, or bring its schema up to this version of certnotify."""
-    from app.store import Store
+    from app.db.store import Store
 
     settings = obj.settings()
     store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
@@ -369,7 +369,7 @@ def migrate(obj: Context) -> None:
 @click.option("--port", type=int, default=8080, show_default=True, help="Port for the demo server.")
 def demo(port: int) -> None:
     """Walk-through with no credentials: a simulated Okta org and a dry-run Slack sender."""
-    from app.demo import run_demo
+    from app.ops.demo import run_demo
 
     sys.exit(run_demo(port))
 

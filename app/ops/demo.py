@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from app.store import Store
-from app.supervisor import Supervisor, child_env, gunicorn_command, worker_command
+from app.db.store import Store
+from app.ops.serve import Supervisor, child_env, gunicorn_command, worker_command
 from fakes.okta import FakeOkta
 
 __all__ = ["launch_event", "run_demo"]
