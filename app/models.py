@@ -7,6 +7,7 @@ a handler. Only the fields listed in the samples README are read.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -214,3 +215,88 @@ class ReviewerTally:
     @property
     def pending_reviewers(self) -> list[ReviewerCount]:
         return [c for c in self.reviewers.values() if c.pending > 0]
+
+
+# -- records passed between the database and the pipeline ---------------------------------
+@dataclass(frozen=True)
+class IntakeResult:
+    duplicate_delivery: bool
+    accepted: int
+    duplicates: int
+    dropped: int
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    uuid: str
+    event_id: str
+    event_type: str
+    campaign_id: str
+    received_ts: float
+    payload_text: str  # decoded by the worker, per event: one bad body must not stop a batch
+    attempts: int
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        decoded = json.loads(self.payload_text)
+        if not isinstance(decoded, dict):
+            raise ValueError("stored event is not a JSON object")
+        return decoded
+
+
+# (campaign, recipient, kind, milestone): one message, at most once.
+LedgerKey = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What became of a claimed event: a final status, or back to pending at ``retry_at``."""
+
+    uuid: str
+    status: str  # done | ignored | failed | pending
+    error: str = ""
+    retry_at: datetime | None = None
+    # An outage of Okta or our own credentials, not this event: the try is given back.
+    uncounted: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    campaign_id: str
+    recipient: str
+    kind: str
+    milestone: str
+    email: str
+    slack_user_id: str | None  # None: nobody to send to -> recorded as unmapped
+    text: str
+    blocks: list[dict[str, Any]]
+    unmapped_reason: str = ""
+    skip_reason: str = ""  # recorded as "skipped": decided not to send, kept for audit
+
+    @property
+    def status(self) -> str:
+        if self.skip_reason:
+            return "skipped"
+        return "pending" if self.slack_user_id else "unmapped"
+
+
+@dataclass(frozen=True)
+class DeliveryScope:
+    """The ledger rows one job is responsible for (it waits for these to settle)."""
+
+    campaign_id: str
+    kind: str
+    milestone: str
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: int
+    campaign_id: str
+    recipient: str
+    kind: str
+    milestone: str
+    slack_user_id: str
+    text: str
+    blocks: list[dict[str, Any]]
+    attempts: int

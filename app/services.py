@@ -15,7 +15,7 @@ from typing import TextIO
 import httpx
 
 from app.config import Settings
-from app.db.store import Store
+from app.db import Store
 from app.integrations.directory import SlackDirectory
 from app.integrations.okta import OktaClient, SSWSAuth, build_http_client
 from app.integrations.slack import (

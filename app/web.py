@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from app.config import Settings, SettingsError, load_settings
-from app.db.store import DatabaseMissing, Store
+from app.db import DatabaseMissing, Store
 from app.events import MAX_NESTING, EnvelopeError, parse_envelope
 from app.intake.forwarded import ForwardedFor
 from app.intake.writer import IntakeWriter, StoreUnusable, describe
@@ -179,9 +179,9 @@ def healthz() -> Response:
     try:
         store = ctx.store()
         found = problems(store, now)
-        counts = store.inbox_counts()
-        oldest = store.inbox_oldest_pending()
-        beat = store.state("worker_heartbeat")
+        counts = store.inbox.counts()
+        oldest = store.inbox.oldest_pending()
+        beat = store.state.get("worker_heartbeat")
     except Exception as exc:  # the point of a health check is to report, not to raise
         ctx.drop_store()
         why = f"the database cannot be read: {describe(exc)}"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import httpx
 
 from app.config import ServerSettings
-from app.db.store import Store
+from app.db import Store
 from app.ops.serve import gunicorn_command
 from bench.common import free_port, launch_body, post_hook, serve, wait_for
 from bench.load import LoadResult, post_load
@@ -101,7 +101,7 @@ def run(workers: int | None = None, threads: int | None = None) -> list[tuple[st
                         results[name].append(result)
                 slack_busy = len(slack.calls("chat.postMessage")) < 100  # still sending
                 store = Store.open(served.db)
-                stored = sum(store.inbox_counts().values())
+                stored = sum(store.inbox.counts().values())
                 store.close()
     finally:
         for proc, _ in floors.values():

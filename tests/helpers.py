@@ -74,7 +74,7 @@ def make_settings(
 
 def web_app(settings: Settings, clock: FakeClock):
     """The Flask app on a migrated database, as `certnotify serve` starts it."""
-    from app.db.store import Store
+    from app.db import Store
     from app.web import create_app
 
     store = Store.open(settings.database.path)

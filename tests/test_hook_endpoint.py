@@ -123,7 +123,12 @@ def test_same_delivery_twice_is_acknowledged_and_stored_once(app, client):
     assert post_hook(client, body).status_code == 204
     assert len(inbox_rows(app)) == 4
     store = app.extensions["certnotify"].store()
-    assert store.hook_totals() == {"deliveries": 1, "accepted": 4, "duplicates": 4, "dropped": 0}
+    assert store.inbox.hook_totals() == {
+        "deliveries": 1,
+        "accepted": 4,
+        "duplicates": 4,
+        "dropped": 0,
+    }
 
 
 def test_same_event_inside_another_envelope_is_dropped(app, client):
@@ -149,7 +154,7 @@ def test_malformed_events_are_dropped_and_counted_but_the_delivery_is_204(app, c
     assert post_hook(client, body).status_code == 204
     assert [r["uuid"] for r in inbox_rows(app)] == [good["uuid"]]
     store = app.extensions["certnotify"].store()
-    assert store.hook_totals()["dropped"] == 3
+    assert store.inbox.hook_totals()["dropped"] == 3
 
 
 def test_unknown_event_types_are_accepted(app, client):

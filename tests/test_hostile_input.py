@@ -52,7 +52,7 @@ def test_a_secret_with_non_ascii_or_control_characters_is_just_wrong(client, app
     for provided in ("sécrét-ünïcode-value-0123", "tab\there-0123456789", "\x00" * 20):
         assert post_hook(client, sample("event-launch.json"), secret=provided).status_code == 401
     store = app.extensions["certnotify"].store()
-    assert store.inbox_counts() == {}
+    assert store.inbox.counts() == {}
 
 
 # -- ids from outside never reach a URL or a filter -----------------------------------------
@@ -187,7 +187,7 @@ def test_secrets_appear_in_no_log_no_error_and_no_health_report(
         post_hook(client, body)  # accepted
         run_worker(Worker(services))  # Okta answers 401 to our (wrong) token
         errors = [r.get("last_error") for r in services.store.db.query("SELECT * FROM inbox")]
-        errors.append(json.dumps(services.store.state("okta_auth_error")))
+        errors.append(json.dumps(services.store.state.get("okta_auth_error")))
         fake_okta.api_token = OKTA_TOKEN  # now Okta accepts it; Slack will not
         fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
         clock.advance(minutes=10)

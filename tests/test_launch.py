@@ -47,7 +47,7 @@ def test_sample_launch_through_the_endpoint(client, worker, services, sample_org
     assert "1 access item to review by Tue 29 Sep, 09:00 PDT (in 28 days)" in dm.text
 
     store = services.store
-    reviewers = {r["email"]: r for r in store.reviewers(SAMPLE_CAMPAIGN)}
+    reviewers = {r["email"]: r for r in store.campaigns.reviewers(SAMPLE_CAMPAIGN)}
     assert reviewers["ana.lopez@example.com"]["pending_items"] == 1
     assert reviewers["ana.lopez@example.com"]["total_items"] == 2
     assert reviewers["ana.lopez@example.com"]["slack_status"] == "mapped"
@@ -55,21 +55,21 @@ def test_sample_launch_through_the_endpoint(client, worker, services, sample_org
     assert reviewers["ben.okafor@example.com"]["slack_status"] == "deleted"
     # Omar decided everything: no message at all.
     assert reviewers["omar.haddad@example.com"]["pending_items"] == 0
-    ledger = {(d["email"], d["status"]) for d in store.deliveries(SAMPLE_CAMPAIGN)}
+    ledger = {(d["email"], d["status"]) for d in store.messages.of_campaign(SAMPLE_CAMPAIGN)}
     assert ledger == {("ana.lopez@example.com", "sent"), ("ben.okafor@example.com", "unmapped")}
     # The group review has no person behind it: reported, not crashed on.
-    [group] = store.unresolved_reviews(SAMPLE_CAMPAIGN)
+    [group] = store.campaigns.unresolved_reviews(SAMPLE_CAMPAIGN)
     assert (group["review_id"], group["reviewer_type"], group["group_name"]) == (
         "icre4HJvPLFlWdE3d0g7",
         "GROUP",
         "Sales Ops Reviewers",
     )
-    campaign = store.campaign_row(SAMPLE_CAMPAIGN)
+    campaign = store.campaigns.row(SAMPLE_CAMPAIGN)
     assert campaign["status"] == "ACTIVE"
     assert campaign["time_zone"] == "America/Los_Angeles"
     assert campaign["end_at"] == "2026-09-29T16:00:00+00:00"
     assert campaign["launched_at"] is not None
-    inbox = store.inbox_counts()
+    inbox = store.inbox.counts()
     assert inbox == {"done": 1}
 
 
@@ -110,7 +110,7 @@ def test_second_launch_event_for_the_same_campaign_sends_nothing(
     post_hook(client, again)
     run_worker(worker)
     assert len(fake_slack.messages) == 10
-    assert services.store.delivery_counts(campaign_id) == {"sent": 10}
+    assert services.store.messages.counts(campaign_id) == {"sent": 10}
 
 
 def test_reviewer_without_slack_account_is_recorded_as_unmapped(services, fake_okta, fake_slack):
@@ -123,7 +123,7 @@ def test_reviewer_without_slack_account_is_recorded_as_unmapped(services, fake_o
 
     assert len(fake_slack.messages) == 2
     assert summary.unmapped == [f"{emails[2]} (no Slack account with this email)"]
-    rows = {d["email"]: d for d in services.store.deliveries(campaign_id)}
+    rows = {d["email"]: d for d in services.store.messages.of_campaign(campaign_id)}
     assert rows[emails[2]]["status"] == "unmapped"
     assert rows[emails[2]]["error"] == "no Slack account with this email"
     # Few unknown people: looked up one by one, no users.list sweep.
@@ -135,13 +135,13 @@ def test_unmapped_reviewer_is_messaged_once_they_join_slack(services, fake_okta,
     campaign_id = fake_okta.generate_campaign(reviews=2, reviewers=1)
     [email] = [r["email"] for r in fake_okta.reviewers_of(campaign_id)]
     launch_campaign(services, campaign_id)
-    assert services.store.delivery_counts(campaign_id) == {"unmapped": 1}
+    assert services.store.messages.counts(campaign_id) == {"unmapped": 1}
 
     fake_slack.generate_users([email])
     clock.advance(hours=25)  # the "not found" answer is cached for 24 h
     launch_campaign(services, campaign_id)
     services.outbox.drain()
-    assert services.store.delivery_counts(campaign_id) == {"sent": 1}
+    assert services.store.messages.counts(campaign_id) == {"sent": 1}
     assert len(fake_slack.messages) == 1
 
 
@@ -169,7 +169,7 @@ def test_slack_ok_false_rate_limited_is_retried_later(services, fake_okta, fake_
     first = services.outbox.drain()
     assert (first.sent, first.retrying) == (0, 1)
     # Slack's own limit, not the message's fault: no try used up; sending pauses a while.
-    [row] = services.store.deliveries(campaign_id)
+    [row] = services.store.messages.of_campaign(campaign_id)
     assert row["attempts"] == 0
     assert services.outbox.drain().sent == 0  # still paused
     clock.advance(seconds=16)
@@ -207,7 +207,7 @@ def test_what_a_dead_sender_left_in_flight_is_sent_at_once_by_the_next(
     crashed = Services.build(settings, clock=clock, sleep=clock.sleep)
     launch_campaign(crashed, campaign_id)
     # The sender claims one message and dies before posting it.
-    [claimed] = crashed.store.claim_deliveries(clock(), 1)
+    [claimed] = crashed.store.messages.claim(clock(), 1)
     crashed.close()
 
     survivor = Services.build(settings, clock=clock, sleep=clock.sleep)
@@ -232,7 +232,7 @@ def test_worker_crash_mid_event_is_picked_up_by_the_next_worker_at_once(
     fake_slack.generate_users(r["email"] for r in fake_okta.reviewers_of(campaign_id))
     post_hook(client, launch_envelope(campaign_id))
     # The first worker claims the event, then dies.
-    assert len(services.store.claim_events(clock(), 10)) == 1
+    assert len(services.store.inbox.claim(clock(), 10)) == 1
     worker = Worker(services)
     run_worker(worker)
     assert fake_slack.messages == []  # nobody else touches a claimed event...
@@ -279,7 +279,7 @@ def test_okta_outage_retries_the_event_later(client, worker, services, fake_okta
     assert "500" in row["last_error"]
     clock.advance(minutes=5)
     run_worker(worker)
-    assert services.store.inbox_counts() == {"done": 1}
+    assert services.store.inbox.counts() == {"done": 1}
 
 
 def test_unknown_event_types_are_marked_ignored(client, worker, services, fake_okta):
@@ -287,7 +287,7 @@ def test_unknown_event_types_are_marked_ignored(client, worker, services, fake_o
     body["data"]["events"][0]["eventType"] = "user.session.start"
     post_hook(client, body)
     run_worker(worker)
-    assert services.store.inbox_counts() == {"ignored": 1}
+    assert services.store.inbox.counts() == {"ignored": 1}
     assert event_requests(fake_okta) == []
 
 

@@ -146,7 +146,7 @@ def test_metrics_count_refusals_by_answer_and_show_problems(client, services, cl
         "/hooks/okta", data=b"x" * (1024 * 1024 + 1), headers={"Authorization": HOOK_SECRET}
     )
     assert post_to_app(client, sample("event-launch.json")).status_code == 204
-    services.store.set_state("slack_auth_error", {"message": "SLACK_BOT_TOKEN rejected"}, clock())
+    services.store.state.set("slack_auth_error", {"message": "SLACK_BOT_TOKEN rejected"}, clock())
     clock.advance(seconds=90)
     run_reminder_pass(services)
     text = client.get("/metrics").get_data(as_text=True)

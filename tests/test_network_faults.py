@@ -68,7 +68,7 @@ def test_a_rejected_token_stops_sending_without_burning_the_queue(
     assert result.auth_error == error
     assert (result.sent, result.failed) == (0, 0)
     assert fake_slack.call_count("chat.postMessage") == 1  # stopped at the first
-    rows = services.store.deliveries(campaign)
+    rows = services.store.messages.of_campaign(campaign)
     assert {r["status"] for r in rows} == {"pending"}
     assert all(r["attempts"] == 0 for r in rows)  # nobody's tries were used up
     health = client.get("/healthz").get_json()
@@ -85,7 +85,7 @@ def test_people_slack_cannot_reach_are_failed_once_and_not_retried(
     clock.advance(hours=1)
     assert services.outbox.drain().sent == 0
     assert fake_slack.call_count("chat.postMessage") == 5
-    failed = [r for r in services.store.deliveries(campaign) if r["status"] == "failed"]
+    failed = [r for r in services.store.messages.of_campaign(campaign) if r["status"] == "failed"]
     assert [r["error"] for r in failed] == ["messages_tab_disabled"]
 
 
@@ -94,7 +94,7 @@ def test_users_not_found_is_recorded_and_not_asked_again(services, fake_okta, fa
     launch_campaign(services, campaign_id)
     launch_campaign(services, campaign_id)
     assert fake_slack.call_count("users.lookupByEmail") == 1  # cached "not found"
-    assert services.store.delivery_counts(campaign_id) == {"unmapped": 1}
+    assert services.store.messages.counts(campaign_id) == {"unmapped": 1}
 
 
 def test_okta_hung_connection_times_out_and_is_retried(tmp_path, fake_okta, fake_slack, clock):

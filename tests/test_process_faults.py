@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from app.db.store import Store
+from app.db import Store
 from app.events import parse_envelope
 from app.models import Campaign
 from app.pipeline.on_launch import launch_campaign
@@ -71,7 +71,7 @@ def test_kill_9_mid_launch_then_restart_tells_everyone_once(
     env = service_env(fake_okta, slow_slack, tmp_path, FAST_RECOVERY)
     store = Store.open(env["CERTNOTIFY_DB"])
     store.migrate()
-    store.record_delivery(parse_envelope(launch_event(big_campaign)), datetime.now(UTC))
+    store.inbox.record_delivery(parse_envelope(launch_event(big_campaign)), datetime.now(UTC))
 
     worker = start(env, "worker")
     wait_for(lambda: len(slow_slack.messages) >= 150, timeout=60)
@@ -82,14 +82,16 @@ def test_kill_9_mid_launch_then_restart_tells_everyone_once(
 
     worker = start(env, "worker")  # the dead worker's heartbeat is fresh, its pid is not
     try:
-        wait_for(lambda: len(counts(slow_slack)) == REVIEWERS and not store.unsettled(), 90)
+        wait_for(
+            lambda: len(counts(slow_slack)) == REVIEWERS and not store.messages.unsettled(), 90
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=10)
     sent = counts(slow_slack)
     assert len(sent) == REVIEWERS  # every reviewer
     assert sum(sent.values()) - REVIEWERS <= 1  # at most the one in flight, twice
-    assert store.delivery_counts(big_campaign) == {"sent": REVIEWERS}
+    assert store.messages.counts(big_campaign) == {"sent": REVIEWERS}
     store.close()
 
 
@@ -124,7 +126,7 @@ def test_kill_9_mid_reminder_pass_then_rerun_reminds_everyone_once(
     reminders = Counter(m.channel for m in slow_slack.messages[launched:])
     assert len(reminders) == REVIEWERS
     assert sum(reminders.values()) - REVIEWERS <= 1
-    assert services.store.delivery_counts(big_campaign) == {"sent": 2 * REVIEWERS}
+    assert services.store.messages.counts(big_campaign) == {"sent": 2 * REVIEWERS}
     services.close()
 
 

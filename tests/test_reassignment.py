@@ -53,10 +53,10 @@ def test_single_reassignment_through_the_endpoint(
     assert "“Gus moved to Chen's team in August; Chen owns GitHub access now.”" in quoted
     assert review_reads(story) == 1
     # Chen joins the reviewer table, so reminders include him.
-    reviewers = {r["email"]: r for r in services.store.reviewers(SAMPLE_CAMPAIGN)}
+    reviewers = {r["email"]: r for r in services.store.campaigns.reviewers(SAMPLE_CAMPAIGN)}
     assert reviewers["chen.wei@example.com"]["pending_items"] == 1
     assert reviewers["chen.wei@example.com"]["source"] == "reassign"
-    [row] = services.store.deliveries(SAMPLE_CAMPAIGN, "reassign")
+    [row] = services.store.messages.of_campaign(SAMPLE_CAMPAIGN, "reassign")
     assert (row["status"], row["email"]) == ("sent", "chen.wei@example.com")
 
 
@@ -109,11 +109,11 @@ def test_a_burst_of_40_reassignments_is_one_message(
     run_worker(worker)
     [dm] = fake_slack.messages_to(dana)
     assert dm.text.startswith("Ben Okafor reassigned 40 items in Generated Access Review to you.")
-    assert len(services.store.reassignments(campaign_id)) == 40
+    assert len(services.store.reassignments.of_campaign(campaign_id)) == 40
 
 
 def test_a_steady_stream_is_still_announced_after_max_wait(services, fake_okta, fake_slack, clock):
-    from app.db.store import ClaimedEvent
+    from app.models import ClaimedEvent
     from app.pipeline.on_decide import DecideHandler, flush_reassignments
 
     campaign_id = fake_okta.generate_campaign(reviews=30, reviewers=1)
@@ -157,7 +157,7 @@ def test_a_batch_mixing_decisions_reads_okta_once_and_sends_one_dm(
     run_worker(worker)
     assert review_reads(story) - before_reads == 1
     assert [m.channel for m in fake_slack.messages[before:]] == [CHEN_SLACK]
-    statuses = worker.services.store.inbox_counts()
+    statuses = worker.services.store.inbox.counts()
     assert statuses == {"ignored": 5, "done": 1}
 
 
@@ -171,7 +171,7 @@ def test_reassignment_in_a_campaign_launched_before_install(
     post_hook(client, sample("event-decide-reassign.json"))
     clock.advance(seconds=31)
     run_worker(worker)
-    assert services.store.campaign_row(SAMPLE_CAMPAIGN)["name"].startswith("Q3 2026 Access Review")
+    assert services.store.campaigns.row(SAMPLE_CAMPAIGN)["name"].startswith("Q3 2026 Access Review")
     assert [m.channel for m in fake_slack.messages] == [CHEN_SLACK]
     assert "Due Tue 29 Sep, 09:00 PDT" in fake_slack.messages[0].text
 
@@ -185,7 +185,7 @@ def test_reassigned_to_a_group_nobody_is_messaged(story, client, worker, fake_sl
     clock.advance(seconds=31)
     run_worker(worker)
     assert fake_slack.messages[before:] == []
-    assert worker.services.store.inbox_counts().get("ignored") == 1
+    assert worker.services.store.inbox.counts().get("ignored") == 1
 
 
 def test_review_already_decided_is_ignored(story, client, worker, fake_slack, clock):
@@ -207,7 +207,7 @@ def test_new_reviewer_without_slack_is_recorded_unmapped(
     clock.advance(seconds=31)
     run_worker(worker)
     assert fake_slack.messages[before:] == []
-    [row] = services.store.deliveries(SAMPLE_CAMPAIGN, "reassign")
+    [row] = services.store.messages.of_campaign(SAMPLE_CAMPAIGN, "reassign")
     assert (row["status"], row["error"]) == ("unmapped", "no Slack account with this email")
 
 

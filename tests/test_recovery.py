@@ -67,7 +67,7 @@ def test_a_two_hour_okta_outage_loses_no_launch(
     requests_in_first_half_hour = len(fake_okta.requests)
 
     run_for(worker, clock, minutes=120)  # the outage ends at 2 h; backoff is 15 min at most
-    assert services.store.inbox_counts() == {"done": 1}
+    assert services.store.inbox.counts() == {"done": 1}
     assert set(told(fake_slack).values()) == {1}  # each once
     assert len(told(fake_slack)) == 12
     assert client.get("/healthz").get_json()["problems"] == []
@@ -82,12 +82,12 @@ def test_a_launch_okta_never_answered_is_announced_by_the_daily_pass(
     post_hook(client, launch_envelope(campaign))
     run_worker(worker)
     # The campaign id was recorded when its event arrived, before Okta was asked.
-    assert services.store.campaign_row(campaign)["status"] == "UNKNOWN"
+    assert services.store.campaigns.row(campaign)["status"] == "UNKNOWN"
     clock.advance(days=3, minutes=1)
     result = run_reminder_pass(services)
     assert result.sent == 12  # the safety net announced the campaign
     run_for(worker, clock, minutes=20)  # the launch event, retried now, tells nobody twice
-    assert services.store.inbox_counts() == {"done": 1}
+    assert services.store.inbox.counts() == {"done": 1}
     assert set(told(fake_slack).values()) == {1}
 
 
@@ -97,7 +97,7 @@ def test_one_404_does_not_fail_a_launch_for_good(client, worker, services, fake_
     [row] = services.store.db.query("SELECT status, last_error FROM inbox")
     assert row["status"] == "failed"
     # ...but the campaign is kept, and the daily pass asks again for a day.
-    stored = services.store.campaign_row("iciNotVisibleToUs0000")
+    stored = services.store.campaigns.row("iciNotVisibleToUs0000")
     assert stored["not_found_since"]
     assert stored["retired_at"] is None
 
@@ -106,11 +106,11 @@ def test_sync_brings_back_a_retired_campaign_okta_says_is_active(
     services, fake_okta, fake_slack, campaign, clock
 ):
     launch_campaign(services, campaign)
-    services.store.retire_campaign(campaign, "not found in Okta since yesterday", clock())
+    services.store.campaigns.retire(campaign, "not found in Okta since yesterday", clock())
     code, output = run_sync(services, campaign)
     assert code == 0, output
-    assert services.store.campaign_row(campaign)["retired_at"] is None
-    assert len(services.store.reviewers(campaign)) == 12
+    assert services.store.campaigns.row(campaign)["retired_at"] is None
+    assert len(services.store.campaigns.reviewers(campaign)) == 12
 
 
 def run_sync(services: Services, campaign_id: str):
@@ -151,7 +151,7 @@ def test_a_slack_outage_keeps_every_try_and_backs_off(
     launch_campaign(services, campaign)
     fake_slack.outage_status = 503
     run_for(worker, clock, minutes=20, step_seconds=15)
-    rows = services.store.deliveries(campaign)
+    rows = services.store.messages.of_campaign(campaign)
     assert {r["status"] for r in rows} == {"pending"}
     assert all(r["attempts"] == 0 for r in rows)
     # The SDK retries each post a few times; then everyone waits 15 s, 30 s, ... 15 min.
@@ -172,13 +172,13 @@ def test_a_revoked_slack_token_pauses_sending_instead_of_hammering_and_resumes(
     run_for(worker, clock, minutes=30, step_seconds=1)
     assert fake_slack.call_count("chat.postMessage") == 1  # found out once, then paused
     assert fake_slack.call_count("auth.test") <= 8  # checked again with a growing backoff
-    assert {r["attempts"] for r in services.store.deliveries(campaign)} == {0}
+    assert {r["attempts"] for r in services.store.messages.of_campaign(campaign)} == {0}
     health = client.get("/healthz").get_json()
     assert "SLACK_BOT_TOKEN rejected: token_revoked" in health["problems"]
     fake_slack.revoked = False  # an admin reinstalls the app
     run_for(worker, clock, minutes=20, step_seconds=5)
     assert len(told(fake_slack)) == 12
-    assert services.store.state(SLACK_AUTH) is None
+    assert services.store.state.get(SLACK_AUTH) is None
 
 
 def test_refused_credentials_show_at_start_up_before_any_event(
@@ -193,7 +193,7 @@ def test_refused_credentials_show_at_start_up_before_any_event(
     found = problems(services.store, clock())
     assert "SLACK_BOT_TOKEN rejected: token_revoked" in found
     assert any(p.startswith("OKTA_API_TOKEN rejected: HTTP 401 E0000011") for p in found)
-    assert services.store.state(OKTA_AUTH)["setting"] == "OKTA_API_TOKEN"
+    assert services.store.state.get(OKTA_AUTH)["setting"] == "OKTA_API_TOKEN"
     services.close()
 
 
@@ -201,7 +201,7 @@ def test_missing_slack_scopes_are_named(tmp_path, fake_okta, fake_slack, clock):
     fake_slack.scopes = "chat:write,users:read"
     services = Services.build(make_settings(tmp_path, fake_okta, fake_slack), clock=clock)
     Worker(services).startup_checks()
-    assert services.store.state(SLACK_AUTH)["message"] == (
+    assert services.store.state.get(SLACK_AUTH)["message"] == (
         "SLACK_BOT_TOKEN lacks the scopes users:read.email (add them to the Slack app and "
         "reinstall it)"
     )
@@ -228,7 +228,7 @@ def test_database_folder_away_and_back_makes_hooks_succeed_again(app, client, se
 def test_a_deleted_database_is_noticed_never_written_into(app, client, settings, clock):
     import os
 
-    from app.db.store import Store
+    from app.db import Store
 
     assert post_hook(client, launch_envelope("iciBefore000000000000")).status_code == 204
     for suffix in ("", "-wal", "-shm"):

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.db.store import Store
+from app.db import Store
 from fakes.slack import FakeSlack
 from tests.harness import (
     alive,
@@ -93,7 +93,7 @@ def test_kill_9_of_serve_then_an_immediate_restart_tells_everyone_once(
         # What used to block a new worker: a fresh heartbeat from another host, an hour
         # "in the future" (a clock set back). The kernel's lock ignores all of that.
         store = Store.open(env["CERTNOTIFY_DB"])
-        store.set_state(
+        store.state.set(
             "worker_heartbeat",
             {"ts": time.time() + 3600, "pid": 1, "host": "another-host"},
             datetime.now(UTC),
@@ -106,7 +106,7 @@ def test_kill_9_of_serve_then_an_immediate_restart_tells_everyone_once(
                 timeout=30,
             )
             took = time.monotonic() - restarted_at
-            wait_for(lambda: not store.unsettled(), timeout=10)
+            wait_for(lambda: not store.messages.unsettled(), timeout=10)
         finally:
             stop_process(second)
         # The old children did not outlive serve.
@@ -117,7 +117,7 @@ def test_kill_9_of_serve_then_an_immediate_restart_tells_everyone_once(
     assert len(sent) == reviewers
     assert sum(sent.values()) - reviewers <= 1  # at most the one message in flight
     assert took < 30
-    assert store.delivery_counts(campaign_id) == {"sent": reviewers}
+    assert store.messages.counts(campaign_id) == {"sent": reviewers}
     store.close()
 
 
@@ -132,7 +132,7 @@ def test_a_second_worker_is_refused_and_serve_keeps_taking_hooks(tmp_path, fake_
     )  # fmt: skip
     try:
         store = Store.open(env["CERTNOTIFY_DB"])
-        wait_for(lambda: (store.state("worker_heartbeat") or {}).get("pid") == standalone.pid)
+        wait_for(lambda: (store.state.get("worker_heartbeat") or {}).get("pid") == standalone.pid)
         refused = cli(env, "worker", timeout=30)
         assert refused.returncode == 1
         [line] = refused.stderr.strip().splitlines()
@@ -148,7 +148,8 @@ def test_a_second_worker_is_refused_and_serve_keeps_taking_hooks(tmp_path, fake_
             # serve restarts its worker (1 s, 2 s, 4 s...): it takes over by itself.
             wait_for(
                 lambda: (
-                    (store.state("worker_heartbeat") or {}).get("pid") not in (None, standalone.pid)
+                    (store.state.get("worker_heartbeat") or {}).get("pid")
+                    not in (None, standalone.pid)
                 ),
                 timeout=30,
             )

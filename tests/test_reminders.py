@@ -130,10 +130,10 @@ def test_a_thirty_day_lifecycle(org, services):
     )
     assert "Unreviewed access may be revoked or escalated." in final
     # Day 28 is the end date: retired, reviewer rows gone, ledger kept.
-    row = services.store.campaign_row(org.id)
+    row = services.store.campaigns.row(org.id)
     assert row["retired_reason"] == "end date reached"
-    assert services.store.reviewers(org.id) == []
-    assert services.store.delivery_counts(org.id) == {"sent": 4 + 4 + 3 + 1 + 1}
+    assert services.store.campaigns.reviewers(org.id) == []
+    assert services.store.messages.counts(org.id) == {"sent": 4 + 4 + 3 + 1 + 1}
 
 
 def test_same_date_twice_sends_nothing_the_second_time(org):
@@ -162,7 +162,7 @@ def test_a_missed_milestone_is_caught_up_once_until_the_next_arrives(org):
 def test_after_a_long_outage_only_the_latest_milestone_is_sent(org):
     _, sent = org.remind(22)  # 7, 14 and 21 all missed: only 21
     assert len(sent) == 4
-    ledger = {d["milestone"] for d in org.services.store.deliveries(org.id, "reminder")}
+    ledger = {d["milestone"] for d in org.services.store.messages.of_campaign(org.id, "reminder")}
     assert ledger == {"day21"}
 
 
@@ -171,10 +171,10 @@ def test_a_campaign_ended_early_is_retired_and_nobody_is_reminded(org, services)
     result, sent = org.remind(7)
     assert sent == []
     assert result.retired == [org.id]
-    row = services.store.campaign_row(org.id)
+    row = services.store.campaigns.row(org.id)
     assert row["retired_reason"] == "status COMPLETED"
-    assert services.store.reviewers(org.id) == []
-    assert services.store.delivery_counts(org.id) == {"sent": 4}  # the ledger is kept
+    assert services.store.campaigns.reviewers(org.id) == []
+    assert services.store.messages.counts(org.id) == {"sent": 4}  # the ledger is kept
     # Retired campaigns are not even read again.
     requests = len(org.okta.requests)
     org.remind(14)
@@ -187,13 +187,13 @@ def test_a_campaign_gone_from_okta_for_a_day_is_retired(org, services, clock):
     # One 404 is not enough: a wrong org URL or a limited admin role answers 404 too.
     assert (result.retired, sent) == ([], [])
     assert "not found in Okta" in result.errors[0]
-    assert services.store.campaign_row(org.id)["retired_at"] is None
+    assert services.store.campaigns.row(org.id)["retired_at"] is None
     clock.advance(hours=23)
     assert org.remind(8)[0].retired == []
     clock.advance(hours=2)
     result, sent = org.remind(9)
     assert (result.retired, sent) == ([org.id], [])
-    assert services.store.campaign_row(org.id)["retired_reason"].startswith(
+    assert services.store.campaigns.row(org.id)["retired_reason"].startswith(
         "not found in Okta since"
     )
 
@@ -206,7 +206,7 @@ def test_a_campaign_that_answers_again_is_not_retired(org, services, clock):
     clock.advance(days=2)
     org.okta._campaigns.pop(org.id)
     assert org.remind(9)[0].retired == []  # the clock restarted when Okta answered
-    assert services.store.campaign_row(org.id)["retired_at"] is None
+    assert services.store.campaigns.row(org.id)["retired_at"] is None
 
 
 def test_close_event_retires_the_campaign(client, worker, org, services):
@@ -217,7 +217,7 @@ def test_close_event_retires_the_campaign(client, worker, org, services):
     body["data"]["events"][0]["debugContext"]["debugData"]["campaignId"] = org.id
     post_hook(client, body)
     run_worker(worker)
-    assert services.store.campaign_row(org.id)["retired_reason"] == "closed (campaign close event)"
+    assert services.store.campaigns.row(org.id)["retired_reason"] == "closed (campaign close event)"
     assert org.remind(7)[1] == []
 
 
@@ -262,26 +262,26 @@ def test_reviewer_never_told_gets_the_launch_message_once_and_no_reminder_that_d
     )
     assert len(sent) == 5  # 4 reminders + 1 launch message
     reminder_rows = {
-        d["recipient"]: d["status"] for d in services.store.deliveries(org.id, "reminder")
+        d["recipient"]: d["status"] for d in services.store.messages.of_campaign(org.id, "reminder")
     }
     assert reminder_rows["00uNewcomer000000000"] == "skipped"
     assert org.remind(7)[1] == []  # told once
     _, day14 = org.remind(14)
     assert "ULATE00000" in {m.channel for m in day14}
-    reviewers = {r["recipient"]: r for r in services.store.reviewers(org.id)}
+    reviewers = {r["recipient"]: r for r in services.store.campaigns.reviewers(org.id)}
     assert reviewers["00uNewcomer000000000"]["pending_items"] == 1
     assert reviewers["00uNewcomer000000000"]["source"] == "reminder"
 
 
 def test_dry_run_prints_and_records_nothing(org, services):
     out = io.StringIO()
-    ledger_before = services.store.deliveries(org.id)
+    ledger_before = services.store.messages.of_campaign(org.id)
     posts_before = org.slack.call_count("chat.postMessage")
     result, sent = org.remind(7, dry_run=True, out=out)
     assert sent == []
     assert org.slack.call_count("chat.postMessage") == posts_before
-    assert services.store.deliveries(org.id) == ledger_before
-    assert services.store.reminder_runs() == []
+    assert services.store.messages.of_campaign(org.id) == ledger_before
+    assert services.store.runs.all() == []
     assert result.line(dry_run=True).startswith("dry run: would_send=4 unmapped=0")
     printed = out.getvalue()
     for email in org.emails:
@@ -292,7 +292,7 @@ def test_dry_run_prints_and_records_nothing(org, services):
 
 def test_a_pass_is_recorded_for_status(org, services):
     org.remind(7)
-    [run] = services.store.reminder_runs()
+    [run] = services.store.runs.all()
     assert run["for_date"] == (org.start + timedelta(days=7)).isoformat()
     assert run["finished_at"] is not None
     from app.ops.status import collect_status

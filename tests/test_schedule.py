@@ -104,7 +104,7 @@ def test_a_second_worker_on_the_same_database_refuses_to_start(services, setting
         second.start()
     # The lock is the kernel's: once the holder is gone (closed, crashed, killed), the
     # next worker starts at once. No heartbeat window, whatever the clock or host says.
-    other.store.set_state(
+    other.store.state.set(
         "worker_heartbeat", {"ts": clock.epoch() + 3600, "pid": 1, "host": "elsewhere"}, clock()
     )
     first.lock.release()
@@ -124,7 +124,7 @@ def test_a_brand_new_database_has_no_missed_pass_to_catch_up(settings, clock, fa
 
 
 def test_a_database_in_use_before_the_pass_was_due_catches_up(settings, clock):
-    from app.db.store import Store
+    from app.db import Store
     from app.services import Services
 
     store = Store.open(settings.database.path)

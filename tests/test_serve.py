@@ -73,7 +73,7 @@ def test_four_web_workers_and_one_worker_run_one_reminder_pass(tmp_path, fake_ok
     """gunicorn-style multi-process start: only the worker schedules reminders."""
     from datetime import timedelta
 
-    from app.db.store import Store
+    from app.db import Store
 
     # The pass was due a minute ago, so the worker runs it at start-up (catch-up).
     run_at = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%H:%M")
@@ -92,15 +92,13 @@ def test_four_web_workers_and_one_worker_run_one_reminder_pass(tmp_path, fake_ok
 
     store = Store.open(tmp_path / "certnotify.db")
     store.migrate(datetime.now(UTC) - timedelta(hours=1))  # in use before the pass was due
-    store.save_campaign(Campaign.from_api(fake_okta._campaigns[campaign_id]), datetime.now(UTC))
+    store.campaigns.save(Campaign.from_api(fake_okta._campaigns[campaign_id]), datetime.now(UTC))
     with serve(fake_okta, fake_slack, config=config, workdir=tmp_path) as served:
         assert served.db == tmp_path / "certnotify.db"
-        wait_for(
-            lambda: len(store.reminder_runs()) == 1 and store.reminder_runs()[0]["finished_at"]
-        )
+        wait_for(lambda: len(store.runs.all()) == 1 and store.runs.all()[0]["finished_at"])
         wait_for(lambda: len(fake_slack.messages) == 5)
         time.sleep(1.5)  # room for a second (wrong) pass to show itself
-    runs = store.reminder_runs()
+    runs = store.runs.all()
     assert len(runs) == 1
     assert runs[0]["trigger"] == "startup"
     posted_to = [m.channel for m in fake_slack.messages]
@@ -108,7 +106,7 @@ def test_four_web_workers_and_one_worker_run_one_reminder_pass(tmp_path, fake_ok
     # Started again the same day: the pass already ran, nothing more happens.
     with serve(fake_okta, fake_slack, config=config, workdir=tmp_path):
         time.sleep(1.5)
-    assert len(store.reminder_runs()) == 1
+    assert len(store.runs.all()) == 1
     assert len(fake_slack.messages) == 5
     store.close()
 
@@ -117,7 +115,7 @@ def test_hostile_requests_through_gunicorn_get_contract_answers(tmp_path, fake_o
     """What the test client cannot show: chunked bodies, huge headers, a real server."""
     import http.client
 
-    from app.db.store import Store
+    from app.db import Store
 
     with serve(fake_okta, fake_slack, workdir=tmp_path) as served:
         port = int(served.base.rsplit(":", 1)[1])
@@ -154,7 +152,7 @@ def test_hostile_requests_through_gunicorn_get_contract_answers(tmp_path, fake_o
                            headers={"x-okta-verification-challenge": 'say "hi"'})  # fmt: skip
         assert quoted.json() == {"verification": 'say "hi"'}
         store = Store.open(served.db)
-        assert sum(store.inbox_counts().values()) == 1
+        assert sum(store.inbox.counts().values()) == 1
         store.close()
 
 

@@ -28,8 +28,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
 
-from app.db.store import IntakeResult, Store
+from app.db import Store
 from app.events import Delivery
+from app.models import IntakeResult
 
 __all__ = ["IntakeWriter", "StoreUnusable"]
 
@@ -143,7 +144,7 @@ class IntakeWriter:
         try:
             store = self._connection()
             with store.write():
-                results = store.record_deliveries(deliveries) if deliveries else []
+                results = store.inbox.record_deliveries(deliveries) if deliveries else []
                 store.db.execute(
                     "INSERT INTO kv (key, value, updated_at) VALUES ('intake_probe', '1', ?)"
                     " ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at",

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.db.store import Store
+from app.db import Store
 from app.integrations.slack import DryRunSlack, SlackSender
 from app.timeutil import Clock
 
@@ -78,7 +78,7 @@ class SlackDirectory:
         if isinstance(self.slack, DryRunSlack):
             return {e: Resolution(DryRunSlack.PREFIX + e, "mapped") for e in wanted}
         now = self.clock()
-        known = {} if fresh else self.store.cached_slack_users(wanted, now - self.max_age)
+        known = {} if fresh else self.store.slack_users.cached(wanted, now - self.max_age)
         unknown = wanted - known.keys()
         if unknown and not fresh and self._should_sweep(len(unknown)):
             known.update(self._sweep(unknown, persist))
@@ -88,7 +88,7 @@ class SlackDirectory:
         return {e: _resolution(*known[e]) for e in wanted}
 
     def _should_sweep(self, unknown: int) -> bool:
-        size = self.store.state("slack_directory_size")
+        size = self.store.state.get("slack_directory_size")
         if not isinstance(size, int) or size <= 0:
             return unknown >= self.sweep_min_unknown
         pages = math.ceil(size / USERS_PER_PAGE)
@@ -107,8 +107,8 @@ class SlackDirectory:
                 entries[member.email] = (member.id, member.state)
         now = self.clock()
         if persist:
-            self.store.save_slack_users(((e, uid, st) for e, (uid, st) in entries.items()), now)
-            self.store.set_state("slack_directory_size", members, now)
+            self.store.slack_users.save(((e, uid, st) for e, (uid, st) in entries.items()), now)
+            self.store.state.set("slack_directory_size", members, now)
         log.info("slack users.list sweep: %d members, %d with email", members, len(entries))
         return {e: entries[e] for e in unknown if e in entries}
 
@@ -118,7 +118,7 @@ class SlackDirectory:
             member = self.slack.lookup_email(email)
             found[email] = (member.id, member.state) if member else (None, "not_found")
         if persist:
-            self.store.save_slack_users(
+            self.store.slack_users.save(
                 ((e, uid, st) for e, (uid, st) in found.items()), self.clock()
             )
         return found

@@ -121,7 +121,7 @@ def serve(obj: Context, host: str | None, port: int | None, no_worker: bool) -> 
     """Serve the hook endpoint (gunicorn) plus one background worker."""
     import tempfile
 
-    from app.db.store import Store
+    from app.db import Store
     from app.ops.serve import (
         Supervisor,
         check_listen,
@@ -320,7 +320,7 @@ def backfill(obj: Context, since) -> None:
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
     """Counts: campaigns, inbox, deliveries, last reminder run, worker heartbeat."""
-    from app.db.store import DatabaseMissing, Store
+    from app.db import DatabaseMissing, Store
     from app.ops.status import collect_status, format_status
     from app.pipeline.lock import WorkerLock
     from app.timeutil import system_clock
@@ -350,7 +350,7 @@ def status(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def migrate(obj: Context) -> None:
     """Create the database, or bring its schema up to this version of certnotify."""
-    from app.db.store import Store
+    from app.db import Store
 
     settings = obj.settings()
     store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)

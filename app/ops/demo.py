@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from app.db.store import Store
+from app.db import Store
 from app.ops.serve import Supervisor, child_env, gunicorn_command, worker_command
 from fakes.okta import FakeOkta
 
@@ -120,9 +120,9 @@ def _wait_settled(db_path: Path, supervisor: Supervisor, timeout: float = 60.0) 
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not supervisor.signalled:
-            inbox = store.inbox_counts()
+            inbox = store.inbox.counts()
             busy = inbox.get("pending", 0) + inbox.get("processing", 0)
-            if not busy and sum(inbox.values()) and not store.unsettled():
+            if not busy and sum(inbox.values()) and not store.messages.unsettled():
                 return
             time.sleep(0.3)
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.db.store import Store
+from app.db import Store
 from app.pipeline.credentials import OKTA_AUTH, OKTA_DOWN, SLACK_AUTH, SLACK_DOWN
 
 __all__ = ["HEARTBEAT_STALE_SECONDS", "heartbeat_age", "problems"]
@@ -20,7 +20,7 @@ FAILED_EVENTS_WINDOW = timedelta(hours=24)
 
 
 def heartbeat_age(store: Store, now: datetime) -> float | None:
-    beat = store.state("worker_heartbeat")
+    beat = store.state.get("worker_heartbeat")
     if isinstance(beat, dict) and isinstance(beat.get("ts"), int | float):
         return round(now.timestamp() - beat["ts"], 1)
     return None
@@ -41,10 +41,10 @@ def problems(store: Store, now: datetime) -> list[str]:
     elif age > HEARTBEAT_STALE_SECONDS:
         found.append(f"worker silent for {age:.0f} s (last heartbeat)")
     for key in (SLACK_AUTH, OKTA_AUTH, SLACK_DOWN, OKTA_DOWN):
-        value = store.state(key)
+        value = store.state.get(key)
         if value:
             found.append(_line(value))
-    failed = store.failed_events_since(now - FAILED_EVENTS_WINDOW)
+    failed = store.inbox.failed_since(now - FAILED_EVENTS_WINDOW)
     if failed:
         found.append(
             f"{failed} hook event(s) failed in the last 24 h (`certnotify status` says why)"

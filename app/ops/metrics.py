@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from app.db.store import Store
+from app.db import Store
 from app.ops.health import heartbeat_age
 from app.pipeline.credentials import OKTA_AUTH, OKTA_DOWN, SLACK_AUTH, SLACK_DOWN
 
@@ -78,12 +78,12 @@ class _StoreCollector:
         inbox = GaugeMetricFamily(
             "certnotify_inbox_events", "Hook events in the inbox, by status", labels=["status"]
         )
-        counts = store.inbox_counts()
+        counts = store.inbox.counts()
         for status in INBOX_STATUSES:
             inbox.add_metric([status], counts.get(status, 0))
         yield inbox
 
-        oldest = store.inbox_oldest_pending()
+        oldest = store.inbox.oldest_pending()
         age = GaugeMetricFamily(
             "certnotify_inbox_oldest_pending_age_seconds",
             "Age of the oldest event not handled yet (0 when none waits)",
@@ -94,7 +94,7 @@ class _StoreCollector:
         messages = GaugeMetricFamily(
             "certnotify_messages", "Slack messages in the ledger, by status", labels=["status"]
         )
-        counts = store.delivery_counts()
+        counts = store.messages.counts()
         for status in MESSAGE_STATUSES:
             messages.add_metric([status], counts.get(status, 0))
         yield messages
@@ -104,7 +104,7 @@ class _StoreCollector:
             "Events received through the hook since the database was created, by outcome",
             labels=["outcome"],
         )
-        totals = store.hook_totals()
+        totals = store.inbox.hook_totals()
         for outcome in ("accepted", "duplicates", "dropped"):
             hooks.add_metric([outcome], totals.get(outcome, 0))
         yield hooks
@@ -112,7 +112,7 @@ class _StoreCollector:
         campaigns = GaugeMetricFamily(
             "certnotify_active_campaigns", "Campaigns being followed (not retired)"
         )
-        campaigns.add_metric([], len(store.active_campaigns()))
+        campaigns.add_metric([], len(store.campaigns.active()))
         yield campaigns
 
         beat = GaugeMetricFamily(
@@ -129,14 +129,14 @@ class _StoreCollector:
             labels=["kind"],
         )
         for kind, key in PROBLEMS.items():
-            problem.add_metric([kind], 1.0 if store.state(key) else 0.0)
+            problem.add_metric([kind], 1.0 if store.state.get(key) else 0.0)
         yield problem
 
         passed = GaugeMetricFamily(
             "certnotify_last_reminder_pass_success_timestamp_seconds",
             "When the last reminder pass that finished without errors ended (0: never)",
         )
-        passed.add_metric([], store.last_clean_reminder_run() or 0.0)
+        passed.add_metric([], store.runs.last_clean() or 0.0)
         yield passed
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.db.store import Store
+from app.db import Store
 from app.ops.health import heartbeat_age, problems
 from app.pipeline.lock import WorkerLock
 
@@ -13,11 +13,11 @@ __all__ = ["collect_status", "format_status"]
 
 
 def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) -> dict[str, Any]:
-    inbox = store.inbox_counts()
-    deliveries = store.delivery_counts()
+    inbox = store.inbox.counts()
+    deliveries = store.messages.counts()
     campaigns = []
     for row in store.db.query("SELECT id FROM campaigns ORDER BY id"):
-        info = store.campaign_row(row["id"]) or {}
+        info = store.campaigns.row(row["id"]) or {}
         campaigns.append(
             {
                 "id": info.get("id"),
@@ -26,8 +26,8 @@ def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) 
                 "end": info.get("end_at"),
                 "retired": info.get("retired_at") is not None,
                 "retired_reason": info.get("retired_reason"),
-                "reviewers": len(store.reviewers(row["id"])),
-                "deliveries": store.delivery_counts(row["id"]),
+                "reviewers": len(store.campaigns.reviewers(row["id"])),
+                "deliveries": store.messages.counts(row["id"]),
             }
         )
     age = heartbeat_age(store, now)
@@ -45,21 +45,21 @@ def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) 
             "failed": deliveries.get("failed", 0),
             "unmapped": deliveries.get("unmapped", 0),
         },
-        "hooks": store.hook_totals(),
+        "hooks": store.inbox.hook_totals(),
         "last_reminder_run": _last_run(store),
         "worker_heartbeat_seconds_ago": age,
         "worker_running": None if lock is None else not lock.is_free(),
         "worker_lock_holder": None if lock is None or lock.is_free() else lock.holder(),
         "problems": problems(store, now),
-        "failed_events": store.failed_events(),
-        "slack_auth_error": store.state("slack_auth_error"),
-        "okta_auth_error": store.state("okta_auth_error"),
+        "failed_events": store.inbox.failed(),
+        "slack_auth_error": store.state.get("slack_auth_error"),
+        "okta_auth_error": store.state.get("okta_auth_error"),
         "campaigns": campaigns,
     }
 
 
 def _last_run(store: Store) -> dict[str, Any] | None:
-    run = store.last_reminder_run()
+    run = store.runs.last()
     if run is None:
         return None
     return {

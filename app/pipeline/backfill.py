@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.db.store import Store
+from app.db import Store
 from app.events import CLOSE, DECIDE, LAUNCH, HookEvent, check_event
 from app.integrations.okta import OktaClient
 from app.timeutil import iso, parse_okta_time
@@ -55,8 +55,8 @@ def automatic_since(store: Store) -> datetime | None:
     read (whichever is later), minus the overlap. None for a database with neither:
     a new deployment has missed nothing."""
     marks = [
-        parse_okta_time(store.newest_event_published()),
-        parse_okta_time(store.state(CHECKED_KEY)),
+        parse_okta_time(store.inbox.newest_published()),
+        parse_okta_time(store.state.get(CHECKED_KEY)),
     ]
     known = [m for m in marks if m is not None]
     return max(known) - OVERLAP if known else None
@@ -74,7 +74,7 @@ def backfill(okta: OktaClient, store: Store, since: datetime, until: datetime) -
                 events.append(checked)
         result.seen += len(page)
         if events:
-            result.new += store.record_backfilled(events, until)
-    store.set_state(CHECKED_KEY, iso(until), until)
+            result.new += store.inbox.record_backfilled(events, until)
+    store.state.set(CHECKED_KEY, iso(until), until)
     log.info("backfill: %s", result.line())
     return result

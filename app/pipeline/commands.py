@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TextIO
 
-from app.db.store import Store
+from app.db import Store
 from app.integrations.okta import OktaError
 from app.integrations.slack import SlackError
 from app.messages import test_message
@@ -73,9 +73,9 @@ def _sync(services: Services, args: dict[str, Any], out: TextIO, send: bool, sto
         raise JobError(f"campaign {campaign_id}: {exc}; try again in a minute") from None
     print(summary.line(), file=out)
     store = services.store
-    before = store.scope_counts(summary.scopes)
+    before = store.messages.scope_counts(summary.scopes)
     result = services.outbox.settle(summary.scopes, sleep=services.sleep, stop=stop, send=send)
-    after = store.scope_counts(summary.scopes)
+    after = store.messages.scope_counts(summary.scopes)
     # Counted from the ledger, whoever sent them (this process or the worker): messages
     # of this launch that went out, or failed for good, while the command ran.
     sent = after.get("sent", 0) - before.get("sent", 0)
@@ -167,13 +167,13 @@ def _run_here(
     services = build()
     try:
         services.store.reclaim_orphans()
-        if job_id is not None and services.store.claim_job(services.clock(), job_id) is None:
-            row = services.store.job(job_id) or {}
+        if job_id is not None and services.store.jobs.claim(services.clock(), job_id) is None:
+            row = services.store.jobs.get(job_id) or {}
             if row.get("status") == "done":  # finished just before the worker went away
                 return int(row["exit_code"] or 0), json.loads(row["output"] or "{}")
         code, output = run_job(services, kind, args, send=True)
         if job_id is not None:
-            services.store.finish_job(job_id, code, output, services.clock())
+            services.store.jobs.finish(job_id, code, output, services.clock())
         return code, output
     finally:
         services.close()
@@ -200,10 +200,10 @@ def hand_off_or_run(
         store.close()
         return _run_here(lock, build, kind, args, None)
     try:
-        job_id = store.enqueue_job(kind, args, requested_by(), clock())
+        job_id = store.jobs.enqueue(kind, args, requested_by(), clock())
         notice(f"a worker is running ({lock.holder()}): {kind} handed to it as job {job_id}")
         while True:
-            row = store.job(job_id)
+            row = store.jobs.get(job_id)
             if row is not None and row["status"] == "done":
                 return int(row["exit_code"] or 0), json.loads(row["output"] or "{}")
             if lock.try_acquire(clock(), role=f"certnotify {kind}"):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.config import Settings
-from app.db.store import Store
+from app.db import Store
 from app.integrations.okta import (
     OktaAuthError,
     OktaClient,
@@ -142,14 +142,14 @@ class CredentialCheck:
         return problems
 
     def _record(self, key: str, value: dict[str, Any] | None) -> None:
-        current = self.store.state(key)
+        current = self.store.state.get(key)
         if value is None:
             if current:
-                self.store.set_state(key, None, self.clock())
+                self.store.state.set(key, None, self.clock())
                 log.info("%s cleared", key.replace("_", " "))
             return
         if not current or current.get("message") != value.get("message"):
-            self.store.set_state(key, value, self.clock())
+            self.store.state.set(key, value, self.clock())
 
     def _check_slack(self) -> tuple[Problem | None, str | None]:
         if self.settings.slack.dry_run:

@@ -17,11 +17,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from app.db.store import ClaimedEvent
 from app.events import EventView
 from app.integrations.okta import OktaNotFound
 from app.messages import reassignment_message
-from app.models import Campaign, Person, Review, is_okta_id
+from app.models import Campaign, ClaimedEvent, Person, Review, is_okta_id
 from app.pipeline.planning import Recipient, message_context, prepare, resolve
 
 __all__ = ["DecideHandler", "flush_reassignments"]
@@ -66,7 +65,7 @@ class DecideHandler:
             log.warning("reassigned review %s names no campaign; ignored", review_id)
             return "ignored"
         campaign = self._campaign(services, campaign_id)
-        row = store.campaign_row(campaign_id)
+        row = store.campaigns.row(campaign_id)
         if row and row["retired_at"]:
             return "ignored"  # the campaign is over
         if not review.pending:
@@ -81,7 +80,7 @@ class DecideHandler:
         actor_id = str(view.actor.get("id") or "")[:64]
         if actor_id and actor_id == person.okta_id:
             return "ignored"  # the reviewer still holds it: nothing changed hands
-        recorded = store.record_reassignment(
+        recorded = store.reassignments.record(
             campaign.id,
             review.id,
             person,
@@ -101,10 +100,10 @@ class DecideHandler:
     @staticmethod
     def _campaign(services, campaign_id: str) -> Campaign:
         """The stored campaign, or (launched before certnotify was installed) fetch and store it."""
-        campaign = services.store.campaign(campaign_id)
+        campaign = services.store.campaigns.get(campaign_id)
         if campaign is None:
             campaign = Campaign.from_api(services.okta.get_campaign(campaign_id))
-            services.store.save_campaign(campaign, services.clock())
+            services.store.campaigns.save(campaign, services.clock())
         return campaign
 
 
@@ -125,11 +124,11 @@ def flush_reassignments(services, now: datetime | None = None) -> int:
     store, settings = services.store, services.settings
     now = now or services.clock()
     planned = 0
-    for campaign_id, recipient in store.due_reassignment_groups(
+    for campaign_id, recipient in store.reassignments.due_groups(
         now, settings.reassign.coalesce_seconds, settings.reassign.max_wait_seconds
     ):
-        rows = store.open_reassignments(campaign_id, recipient)
-        campaign = store.campaign(campaign_id)
+        rows = store.reassignments.open(campaign_id, recipient)
+        campaign = store.campaigns.get(campaign_id)
         if not rows or campaign is None:
             continue
         first = rows[0]
@@ -152,9 +151,9 @@ def flush_reassignments(services, now: datetime | None = None) -> int:
             render=lambda _recipient, m=message: m,
         )
         with store.write():
-            store.set_reviewer_slack(campaign_id, plan.mapping)
-            store.plan_deliveries(plan.rows, now)
-            store.close_reassignments([r["id"] for r in rows], batch)
+            store.campaigns.set_reviewer_slack(campaign_id, plan.mapping)
+            store.messages.plan(plan.rows, now)
+            store.reassignments.close([r["id"] for r in rows], batch)
         planned += 1
         log.info("reassignment: %d item(s) in %s to %s by %s", len(rows), campaign_id,
                  person.email or recipient, reassigner)  # fmt: skip

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from app.db.store import DeliveryScope
 from app.messages import launch_message
-from app.models import Campaign, ReviewerTally
+from app.models import Campaign, DeliveryScope, ReviewerTally
 from app.pipeline.planning import Plan, Recipient, message_context, plan_messages
 
 __all__ = ["LaunchSummary", "RetryLater", "launch_campaign"]
@@ -74,17 +73,17 @@ def launch_campaign(services, campaign_id: str, *, revive: bool = False) -> Laun
     if campaign.status == "LAUNCHING":
         # Okta is still generating reviews; reading them now would miss people.
         raise RetryLater("campaign is still LAUNCHING", delay=60.0)
-    services.store.save_campaign(campaign, now, launched=True)
+    services.store.campaigns.save(campaign, now, launched=True)
     ended = campaign_has_ended(services, campaign)
     if (
         revive
         and not ended
         and campaign.status == "ACTIVE"
-        and services.store.unretire_campaign(campaign.id)
+        and services.store.campaigns.unretire(campaign.id)
     ):
         log.info("campaign %s is active in Okta: followed again", campaign.id)
     if ended:
-        services.store.retire_campaign(campaign.id, ended, now)
+        services.store.campaigns.retire(campaign.id, ended, now)
         summary.skipped = f"not announced: {ended}"
         return summary
     if campaign.status not in ("ACTIVE",):
@@ -95,7 +94,7 @@ def launch_campaign(services, campaign_id: str, *, revive: bool = False) -> Laun
     for page in services.okta.review_pages(campaign.id):
         tally.add_page(page)
         summary.review_pages += 1
-    services.store.replace_reviewers(
+    services.store.campaigns.replace_reviewers(
         campaign.id, tally.reviewers.values(), tally.unresolved, "launch", now
     )
     summary.reviews = tally.reviews_seen

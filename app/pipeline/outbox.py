@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from app.db.store import ClaimedDelivery, DeliveryScope, Store
+from app.db import Store
 from app.integrations.slack import (
     Posted,
     SlackAuthError,
@@ -30,6 +30,7 @@ from app.integrations.slack import (
     SlackSender,
     SlackTransientError,
 )
+from app.models import ClaimedDelivery, DeliveryScope
 from app.timeutil import Clock, iso
 
 __all__ = ["DrainResult", "Outbox"]
@@ -111,20 +112,20 @@ class Outbox:
     ) -> None:
         now = self.clock()
         if isinstance(outcome, Posted):
-            self.store.mark_sent(item.id, outcome.channel, outcome.ts, now)
+            self.store.messages.mark_sent(item.id, outcome.channel, outcome.ts, now)
             result.sent += 1
             self._close_circuit()
             return
         if isinstance(outcome, SlackAuthError):
             # Not this message's fault: put it back untouched and stop sending until the
             # credential check (app.pipeline.credentials) sees the token work again.
-            self.store.mark_retry(item.id, outcome.code, now, count_attempt=False)
+            self.store.messages.mark_retry(item.id, outcome.code, now, count_attempt=False)
             message = (
                 f"SLACK_BOT_TOKEN rejected: {outcome.code}"
                 if outcome.setting == "SLACK_BOT_TOKEN"
                 else f"{outcome.setting}: {outcome}"
             )
-            self.store.set_state(
+            self.store.state.set(
                 "slack_auth_error",
                 {
                     "setting": outcome.setting,
@@ -140,14 +141,14 @@ class Outbox:
             # Slack is down, failing or rate limiting past the SDK's own retries: an
             # upstream outage. The message keeps its tries; everyone waits.
             until = self._open_circuit(outcome.code, outcome.retry_after)
-            self.store.mark_retry(
+            self.store.messages.mark_retry(
                 item.id, outcome.code, datetime.fromtimestamp(until, UTC), count_attempt=False
             )
             result.outage = outcome.code
             result.retrying += 1
             return
         if isinstance(outcome, SlackPermanentError):
-            self.store.mark_failed(item.id, outcome.code, now)
+            self.store.messages.mark_failed(item.id, outcome.code, now)
             result.failed += 1
             result.errors.append(outcome.code)
             log.warning(
@@ -159,12 +160,14 @@ class Outbox:
         log.error("message %d to %s: unexpected error: %s", item.id, item.recipient, code)
         hint = 0.0
         if item.attempts >= self.max_attempts:
-            self.store.mark_failed(item.id, f"{code} (gave up after {item.attempts} tries)", now)
+            self.store.messages.mark_failed(
+                item.id, f"{code} (gave up after {item.attempts} tries)", now
+            )
             result.failed += 1
             result.errors.append(code)
             return
         delay = self._retry_delay(item.attempts, hint)
-        self.store.mark_retry(item.id, code, now + timedelta(seconds=delay))
+        self.store.messages.mark_retry(item.id, code, now + timedelta(seconds=delay))
         result.retrying += 1
 
     def _send(self, item: ClaimedDelivery) -> Posted | Exception:
@@ -188,7 +191,7 @@ class Outbox:
                 if self.clock().timestamp() < self.paused_until:
                     break
                 take = self.concurrency if limit is None else min(self.concurrency, limit - done)
-                claimed = self.store.claim_deliveries(self.clock(), take, scopes)
+                claimed = self.store.messages.claim(self.clock(), take, scopes)
                 if not claimed:
                     break
                 done += len(claimed)
@@ -230,15 +233,15 @@ class Outbox:
             if send:
                 total.add(self.drain(scopes))
             else:
-                problem = self.store.state("slack_auth_error")
+                problem = self.store.state.get("slack_auth_error")
                 if isinstance(problem, dict):  # the sender stopped: waiting is pointless
                     total.auth_error = str(problem.get("message") or problem.get("error"))
-            if total.auth_error or not self.store.unsettled(scopes):
+            if total.auth_error or not self.store.messages.unsettled(scopes):
                 return total
             if stop is not None and stop.is_set():
                 total.errors.append("stopped before every message was settled")
                 return total
-            due = self.store.next_due_delivery(scopes)
+            due = self.store.messages.next_due(scopes)
             wait = 1.0 if due is None else due - self.clock().timestamp()
             if time.monotonic() + max(wait, 0) > deadline:
                 total.errors.append("timed out waiting for deliveries to settle")

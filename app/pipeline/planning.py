@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.config import Settings
-from app.db.store import DeliveryScope, LedgerKey, PlannedDelivery
 from app.integrations.directory import Resolution
 from app.messages import Message, MessageContext
-from app.models import Campaign, Person
+from app.models import Campaign, DeliveryScope, LedgerKey, Person, PlannedDelivery
 from app.timeutil import zone
 
 __all__ = [
@@ -111,8 +110,8 @@ def prepare(
 
 
 def commit(services, plan: Plan, now: datetime) -> Plan:
-    services.store.set_reviewer_slack(plan.campaign_id, plan.mapping)
-    plan.queued = services.store.plan_deliveries(plan.rows, now)
+    services.store.campaigns.set_reviewer_slack(plan.campaign_id, plan.mapping)
+    plan.queued = services.store.messages.plan(plan.rows, now)
     return plan
 
 

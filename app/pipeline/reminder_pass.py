@@ -29,10 +29,9 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from app.config import ReminderSettings
-from app.db.store import DeliveryScope, LedgerKey
 from app.integrations.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
 from app.messages import final_notice_message, launch_message, reminder_message, render_console
-from app.models import Campaign, ReviewerTally
+from app.models import Campaign, DeliveryScope, LedgerKey, ReviewerTally
 from app.pipeline.on_launch import ENDED_STATUSES
 from app.pipeline.planning import Plan, Recipient, commit, message_context, prepare, resolve
 from app.timeutil import zone
@@ -151,7 +150,7 @@ class ReminderPass:
         return datetime.combine(today, time(12, 0), tz)
 
     def run(self) -> PassResult:
-        for stored in self.services.store.active_campaigns():
+        for stored in self.services.store.campaigns.active():
             if self.stop is not None and self.stop.is_set():
                 self.result.errors.append("stopped: the worker is shutting down")
                 break
@@ -179,7 +178,7 @@ class ReminderPass:
             self.result.auth_error = drained.auth_error
             self.result.errors += drained.errors
             # Whoever sent them (this process or the worker), count what became of ours.
-            outcome = self.services.store.ledger_outcomes(self.queued)
+            outcome = self.services.store.messages.outcomes(self.queued)
             self.result.sent = outcome.get("sent", 0)
             self.result.failed = outcome.get("failed", 0)
         return self.result
@@ -189,7 +188,7 @@ class ReminderPass:
         if self.dry_run:
             print(f"would retire campaign {campaign.id} ({campaign.name}): {reason}", file=self.out)
             return
-        self.services.store.retire_campaign(campaign.id, reason, self.services.clock())
+        self.services.store.campaigns.retire(campaign.id, reason, self.services.clock())
         log.info("campaign %s retired: %s", campaign.id, reason)
 
     def _not_found(self, stored: Campaign) -> None:
@@ -199,7 +198,7 @@ class ReminderPass:
         if self.dry_run:
             print(f"campaign {stored.id} ({stored.name}): not found in Okta", file=self.out)
             return
-        since = self.services.store.note_not_found(stored.id, now)
+        since = self.services.store.campaigns.note_not_found(stored.id, now)
         if now - since >= NOT_FOUND_RETIRES_AFTER:
             self._retire(stored, f"not found in Okta since {since:%Y-%m-%d %H:%M} UTC")
             return
@@ -219,7 +218,7 @@ class ReminderPass:
         tz = zone(campaign.time_zone, self.settings.campaigns.default_time_zone)
         today = self._today_in(tz)
         if not self.dry_run:
-            store.save_campaign(campaign, services.clock())
+            store.campaigns.save(campaign, services.clock())
         if campaign.status in ENDED_STATUSES:
             self._retire(campaign, f"status {campaign.status}")
             return
@@ -231,7 +230,7 @@ class ReminderPass:
         for page in services.okta.review_pages(campaign.id, decision=PENDING):
             tally.add_page(page)
         if not self.dry_run:
-            store.refresh_pending(
+            store.campaigns.refresh_pending(
                 campaign.id, tally.pending_reviewers, tally.unresolved, services.clock()
             )
         pending = tally.pending_reviewers
@@ -244,7 +243,7 @@ class ReminderPass:
         # Safety net: pending items but never told (a second-level reviewer, a missed
         # event, a launch before install). People handed items by a reassignment are
         # told by that message (or will be, once its quiet window closes).
-        reassigned = store.reassigned_recipients(campaign.id)
+        reassigned = store.reassignments.recipients(campaign.id)
         untold = [Recipient(c.person, c.pending) for c in pending if c.person.key not in reassigned]
         plan.extend(
             prepare(
@@ -253,7 +252,7 @@ class ReminderPass:
             )
         )  # fmt: skip
         # Told in this very pass: no launch row yet, or an unmapped one that can now be sent.
-        ledger = store.ledger_statuses(campaign.id)
+        ledger = store.messages.statuses(campaign.id)
         launched = {key: ledger.get((key, "launch", "")) for key in plan.mapping}
         newly_told = {
             r.person.key
@@ -277,7 +276,7 @@ class ReminderPass:
         """One reminder per pending reviewer for ``milestone``, unless they were first
         told about the campaign on or after that day: a reminder would then repeat
         the message they just got (and two messages in one day help nobody)."""
-        first_told = self.services.store.first_told(campaign.id)
+        first_told = self.services.store.messages.first_told(campaign.id)
         milestone_date = local_date(campaign.start, tz).toordinal() + milestone
         recipients = []
         for c in pending:
@@ -348,10 +347,10 @@ def run_reminder_pass(
     store, clock = services.store, services.clock
     if dry_run:  # a dry run records nothing, not even that it ran
         return ReminderPass(services, today=today, dry_run=True, out=out).run()
-    run_id = store.start_reminder_run(
+    run_id = store.runs.start(
         trigger, today.isoformat() if today else None, False, os.getpid(), clock()
     )
     result = ReminderPass(services, today=today, dry_run=False, out=out, stop=stop, send=send).run()
-    store.finish_reminder_run(run_id, result.summary(), clock())
+    store.runs.finish(run_id, result.summary(), clock())
     log.info("reminder pass (%s): %s", trigger, result.line())
     return result

@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from app.db.store import ClaimedEvent, EventOutcome, Store
+from app.db import Store
 from app.events import CLOSE, DECIDE, LAUNCH, EventView
 from app.integrations.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
 from app.integrations.slack import SlackAuthError, SlackTransientError
+from app.models import ClaimedEvent, EventOutcome
 from app.pipeline.backfill import automatic_since, backfill
 from app.pipeline.credentials import (
     OKTA_AUTH,
@@ -62,21 +63,21 @@ class DatabaseReplaced(RuntimeError):
 
 def handle_launch(services: Services, event: ClaimedEvent) -> str:
     name = EventView(event.payload).debug_str("campaignName", 300)
-    services.store.note_campaign(event.campaign_id, name, services.clock())
+    services.store.campaigns.note(event.campaign_id, name, services.clock())
     try:
         launch_campaign(services, event.campaign_id)
     except OktaNotFound as exc:
         # Kept as a campaign to check: the daily pass retires it only if the 404 lasts
         # a day (a wrong org URL or a limited admin role answers 404 too).
-        services.store.note_not_found(event.campaign_id, services.clock())
+        services.store.campaigns.note_not_found(event.campaign_id, services.clock())
         raise OktaError(f"campaign not found in Okta (HTTP 404): {exc}") from None
     return "done"
 
 
 def handle_close(services: Services, event: ClaimedEvent) -> str:
-    if services.store.campaign_row(event.campaign_id) is None:
+    if services.store.campaigns.row(event.campaign_id) is None:
         return "ignored"  # never followed: nothing to retire
-    services.store.retire_campaign(
+    services.store.campaigns.retire(
         event.campaign_id, "closed (campaign close event)", services.clock()
     )
     log.info("campaign %s closed: retired", event.campaign_id)
@@ -100,7 +101,7 @@ class JobRunner:
     def poll(self) -> None:
         if self.thread is not None and self.thread.is_alive():
             return
-        job = self.worker.services.store.claim_job(self.worker.services.clock())
+        job = self.worker.services.store.jobs.claim(self.worker.services.clock())
         if job is None:
             return
         self.thread = threading.Thread(
@@ -117,14 +118,14 @@ class JobRunner:
         except Exception as exc:  # the waiting command must hear about it
             log.exception("job %s: could not start", job["id"])
             output = {"out": "", "err": f"Error: the worker could not run the job: {exc}\n"}
-            worker.services.store.finish_job(job["id"], 1, output, worker.services.clock())
+            worker.services.store.jobs.finish(job["id"], 1, output, worker.services.clock())
             return
         try:
             log.info("job %s (%s) started", job["id"], job["kind"])
             code, output = run_job(
                 services, job["kind"], json.loads(job["args"]), send=False, stop=worker.stop_event
             )
-            services.store.finish_job(job["id"], code, output, services.clock())
+            services.store.jobs.finish(job["id"], code, output, services.clock())
             log.info("job %s (%s) finished with exit code %d", job["id"], job["kind"], code)
         except Exception:
             # Left 'running': the next worker to take the lock runs it again.
@@ -175,7 +176,7 @@ class Worker:
     # -- heartbeat ------------------------------------------------------------
     def _beat(self, store: Store) -> datetime:
         now = self.services.clock()
-        store.set_state(
+        store.state.set(
             HEARTBEAT_KEY, {"ts": now.timestamp(), "pid": self.pid, "host": self.host}, now
         )
         return now
@@ -213,7 +214,7 @@ class Worker:
         now = self.services.clock()
         setting = okta_setting(self.services.settings)
         message = f"{setting} rejected: {error}"[:300]
-        self.services.store.set_state(
+        self.services.store.state.set(
             OKTA_AUTH, {"setting": setting, "error": error[:200], "message": message,
                         "at": iso(now)}, now,
         )  # fmt: skip
@@ -245,7 +246,7 @@ class Worker:
             return self._wait_for_upstream(event, str(exc), exc.retry_at)
         except SlackAuthError as exc:
             now = self.services.clock()
-            self.services.store.set_state(
+            self.services.store.state.set(
                 SLACK_AUTH, {"setting": "SLACK_BOT_TOKEN", "error": exc.code,
                              "message": f"SLACK_BOT_TOKEN rejected: {exc.code}",
                              "at": iso(now)}, now,
@@ -268,7 +269,7 @@ class Worker:
 
     def _process_events(self) -> bool:
         store = self.services.store
-        events = store.claim_events(self.services.clock(), self.settings.batch_size)
+        events = store.inbox.claim(self.services.clock(), self.settings.batch_size)
         outcomes = []
         for event in events:
             if self._credentials_refused():  # refused mid-batch: the rest waits, untouched
@@ -279,14 +280,14 @@ class Worker:
         # write lock free for the hook endpoint during an event storm. A crash before
         # this just means the batch is handled again (handlers are idempotent).
         if outcomes:
-            store.record_outcomes(outcomes, self.services.clock())
+            store.inbox.record_outcomes(outcomes, self.services.clock())
         return bool(events)
 
     def _credentials_refused(self) -> bool:
         """Events wait while Okta or Slack refuses our credentials: handling them needs
         both (a launch reads Okta, then looks people up in Slack)."""
         store = self.services.store
-        return bool(store.state(OKTA_AUTH) or store.state(SLACK_AUTH))
+        return bool(store.state.get(OKTA_AUTH) or store.state.get(SLACK_AUTH))
 
     # -- housekeeping -------------------------------------------------------------------
     def _check_database_file(self) -> None:
@@ -307,7 +308,7 @@ class Worker:
                 continue
             self._noted_down[key] = outage
             value = {"message": f"{what}: {outage}"[:300], "since": iso(now)} if outage else None
-            self.services.store.set_state(key, value, now)
+            self.services.store.state.set(key, value, now)
 
     def _maybe_backfill(self) -> None:
         if not self.backfill_enabled or self.services.clock().timestamp() < self._next_backfill:
@@ -349,7 +350,7 @@ class Worker:
         if not self._credentials_refused():
             busy = self._process_events()
             self._maybe_backfill()
-        slack_ok = not store.state(SLACK_AUTH)
+        slack_ok = not store.state.get(SLACK_AUTH)
         if slack_ok:
             from app.pipeline.on_decide import flush_reassignments
 
@@ -383,8 +384,8 @@ class Worker:
         store = self.services.store
 
         def last_started() -> str | None:
-            run = store.last_reminder_run(for_today_only=True)
-            marks = [run["started_at"] if run else None, store.state("database_created_at")]
+            run = store.runs.last(for_today_only=True)
+            marks = [run["started_at"] if run else None, store.state.get("database_created_at")]
             known = [m for m in marks if isinstance(m, str)]
             return max(known) if known else None
 
@@ -449,7 +450,7 @@ class Worker:
         were down are read back from the System Log."""
         self.heartbeat()
         self.credentials.run()
-        if not self.services.store.state(OKTA_AUTH):
+        if not self.services.store.state.get(OKTA_AUTH):
             self._maybe_backfill()
 
     def _loop(self, stop: threading.Event, stop_requested: Callable[[], bool]) -> None:
