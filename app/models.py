@@ -261,7 +261,7 @@ class EventOutcome:
 
 
 @dataclass(frozen=True)
-class PlannedDelivery:
+class PlannedMessage:
     campaign_id: str
     recipient: str
     kind: str
@@ -281,7 +281,7 @@ class PlannedDelivery:
 
 
 @dataclass(frozen=True)
-class DeliveryScope:
+class MessageScope:
     """The ledger rows one job is responsible for (it waits for these to settle)."""
 
     campaign_id: str
@@ -290,7 +290,7 @@ class DeliveryScope:
 
 
 @dataclass(frozen=True)
-class ClaimedDelivery:
+class ClaimedMessage:
     id: int
     campaign_id: str
     recipient: str

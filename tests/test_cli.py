@@ -84,15 +84,15 @@ def test_status_json_has_the_contract_fields(env, fake_okta, fake_slack):
     report = json.loads(result.output)
     assert report["inbox_pending"] == 0
     assert report["outbox_pending"] == 0
-    assert report["deliveries"] == {"sent": 2, "failed": 0, "unmapped": 0}
+    assert report["messages"] == {"sent": 2, "failed": 0, "unmapped": 0}
     [campaign] = report["campaigns"]
     assert campaign["id"] == campaign_id
     assert campaign["name"] == "Q4 <review>"
     assert campaign["status"] == "ACTIVE"
     assert campaign["retired"] is False
-    assert campaign["deliveries"] == {"sent": 2}
+    assert campaign["messages"] == {"sent": 2}
     text = run(env, "status").output
-    assert "deliveries: sent 2, failed 0, unmapped 0" in text
+    assert "messages: sent 2, failed 0, unmapped 0" in text
     assert "worker heartbeat: never" in text
 
 

@@ -13,16 +13,16 @@ from typing import Any
 
 from app.db.inbox import DUE
 from app.db.table import Table, ts
-from app.models import ClaimedDelivery, DeliveryScope, LedgerKey, PlannedDelivery
+from app.models import ClaimedMessage, LedgerKey, MessageScope, PlannedMessage
 from app.timeutil import iso, parse_okta_time
 
 __all__ = ["Messages"]
 
 
 class Messages(Table):
-    """Table ``deliveries``: the ledger of Slack messages."""
+    """Table ``messages``: the ledger of Slack messages."""
 
-    def plan(self, planned: Iterable[PlannedDelivery], now: datetime) -> list[LedgerKey]:
+    def plan(self, planned: Iterable[PlannedMessage], now: datetime) -> list[LedgerKey]:
         """Record messages to send. A key already in the ledger is left alone, except
         an ``unmapped`` row, which is revived when the person can now be reached.
         Returns the keys of the rows that became pending."""
@@ -32,14 +32,14 @@ class Messages(Table):
             for p in planned:
                 status = p.status
                 cursor = db.execute(
-                    "INSERT INTO deliveries (campaign_id, recipient, kind, milestone, email,"
+                    "INSERT INTO messages (campaign_id, recipient, kind, milestone, email,"
                     " slack_user_id, status, text, blocks, error, attempts, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), 0, ?, ?)"
                     " ON CONFLICT (campaign_id, recipient, kind, milestone) DO UPDATE SET"
                     "  status = excluded.status, slack_user_id = excluded.slack_user_id,"
                     "  text = excluded.text, blocks = excluded.blocks, error = NULL,"
                     "  updated_at = excluded.updated_at"
-                    " WHERE deliveries.status = 'unmapped' AND excluded.status = 'pending'",
+                    " WHERE messages.status = 'unmapped' AND excluded.status = 'pending'",
                     [
                         p.campaign_id,
                         p.recipient,
@@ -63,7 +63,7 @@ class Messages(Table):
         """(recipient, kind, milestone) -> status, for every ledger row of the campaign
         (keys and status only: the rendered messages stay on disk)."""
         rows = self._rows(
-            "SELECT recipient, kind, milestone, status FROM deliveries WHERE campaign_id = ?",
+            "SELECT recipient, kind, milestone, status FROM messages WHERE campaign_id = ?",
             [campaign_id],
         )
         return {(r["recipient"], r["kind"], r["milestone"]): r["status"] for r in rows}
@@ -73,7 +73,7 @@ class Messages(Table):
         reassignment message sent or queued, or a reassignment waiting for its
         quiet window to close (its message is about to be queued)."""
         rows = self._rows(
-            "SELECT recipient, min(coalesce(sent_at, created_at)) AS at FROM deliveries"
+            "SELECT recipient, min(coalesce(sent_at, created_at)) AS at FROM messages"
             " WHERE campaign_id = ? AND kind IN ('launch', 'reassign')"
             " AND status IN ('sent', 'pending', 'sending') GROUP BY recipient",
             [campaign_id],
@@ -93,7 +93,7 @@ class Messages(Table):
         return told
 
     @staticmethod
-    def _scope_sql(scopes: Sequence[DeliveryScope] | None) -> tuple[str, list[Any]]:
+    def _scope_sql(scopes: Sequence[MessageScope] | None) -> tuple[str, list[Any]]:
         if scopes is None:
             return "", []
         if not scopes:
@@ -106,85 +106,82 @@ class Messages(Table):
         self,
         now: datetime,
         limit: int,
-        scopes: Sequence[DeliveryScope] | None = None,
-    ) -> list[ClaimedDelivery]:
+        scopes: Sequence[MessageScope] | None = None,
+    ) -> list[ClaimedMessage]:
         """Mark up to ``limit`` due messages as being sent (by the worker lock's holder)."""
         t = ts(now)
         scope_sql, scope_params = self._scope_sql(scopes)
         # scope_sql holds only "?" placeholders; the values are bound parameters.
         due = f"({DUE}){scope_sql}"
-        if not self._one(
-            f"SELECT 1 AS due FROM deliveries WHERE {due} LIMIT 1", [t, *scope_params]
-        ):
+        if not self._one(f"SELECT 1 AS due FROM messages WHERE {due} LIMIT 1", [t, *scope_params]):
             return []
         with self.write() as db:
             rows = db.execute(
-                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?"
-                f" WHERE id IN (SELECT id FROM deliveries WHERE {due} ORDER BY id LIMIT ?)"
+                "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = ?"
+                f" WHERE id IN (SELECT id FROM messages WHERE {due} ORDER BY id LIMIT ?)"
                 " RETURNING id, campaign_id, recipient, kind, milestone, slack_user_id, text,"
                 " blocks, attempts",
                 [iso(now), t, *scope_params, limit],
             ).fetchall()
         claimed = [
-            ClaimedDelivery(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8])
+            ClaimedMessage(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8])
             for r in rows
         ]
         claimed.sort(key=lambda d: d.id)
         return claimed
 
-    def mark_sent(self, delivery_id: int, channel: str, ts: str, now: datetime) -> None:
+    def mark_sent(self, message_id: int, channel: str, ts: str, now: datetime) -> None:
         with self.write() as db:
             db.execute(
-                "UPDATE deliveries SET status = 'sent', channel = ?, ts = ?, sent_at = ?,"
+                "UPDATE messages SET status = 'sent', channel = ?, ts = ?, sent_at = ?,"
                 " updated_at = ?, lease_until = NULL, error = NULL WHERE id = ?",
-                [channel, ts, iso(now), iso(now), delivery_id],
+                [channel, ts, iso(now), iso(now), message_id],
             )
 
-    def mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
+    def mark_failed(self, message_id: int, error: str, now: datetime) -> None:
         with self.write() as db:
             db.execute(
-                "UPDATE deliveries SET status = 'failed', error = ?, updated_at = ?,"
+                "UPDATE messages SET status = 'failed', error = ?, updated_at = ?,"
                 " lease_until = NULL WHERE id = ?",
-                [error[:500], iso(now), delivery_id],
+                [error[:500], iso(now), message_id],
             )
 
     def mark_retry(
-        self, delivery_id: int, error: str, not_before: datetime, *, count_attempt: bool = True
+        self, message_id: int, error: str, not_before: datetime, *, count_attempt: bool = True
     ) -> None:
         """Back to pending. ``count_attempt=False`` when the failure was not this
         message's fault (e.g. our Slack token is broken) so it does not use up tries."""
         with self.write() as db:
             db.execute(
-                "UPDATE deliveries SET status = 'pending', error = ?, not_before = ?,"
+                "UPDATE messages SET status = 'pending', error = ?, not_before = ?,"
                 " lease_until = NULL, attempts = attempts - ? WHERE id = ?",
-                [error[:500], ts(not_before), 0 if count_attempt else 1, delivery_id],
+                [error[:500], ts(not_before), 0 if count_attempt else 1, message_id],
             )
 
-    def unsettled(self, scopes: Sequence[DeliveryScope] | None = None) -> int:
-        """Deliveries still pending or in flight (within ``scopes`` when given)."""
+    def unsettled(self, scopes: Sequence[MessageScope] | None = None) -> int:
+        """Messages still pending or in flight (within ``scopes`` when given)."""
         scope_sql, params = self._scope_sql(scopes)
         row = self._one(
-            "SELECT count(*) AS n FROM deliveries WHERE status IN ('pending', 'sending')"
-            + scope_sql,
+            "SELECT count(*) AS n FROM messages WHERE status IN ('pending', 'sending')" + scope_sql,
             params,
         )
         return row["n"] if row else 0
 
-    def next_due(self, scopes: Sequence[DeliveryScope] | None = None) -> float | None:
-        """Earliest time (epoch) an unsettled delivery becomes claimable."""
+    def next_due(self, scopes: Sequence[MessageScope] | None = None) -> float | None:
+        """Earliest time (epoch) an unsettled message becomes claimable."""
         scope_sql, params = self._scope_sql(scopes)
         row = self._one(
-            "SELECT min(coalesce(not_before, 0)) AS t FROM deliveries"
+            "SELECT min(coalesce(not_before, 0)) AS t FROM messages"
             " WHERE status = 'pending'" + scope_sql,
             params,
         )
         return row["t"] if row else None
 
-    def scope_counts(self, scopes: Sequence[DeliveryScope]) -> dict[str, int]:
+    def scope_counts(self, scopes: Sequence[MessageScope]) -> dict[str, int]:
         """Status counts of the ledger rows within ``scopes``."""
         scope_sql, params = self._scope_sql(scopes)
         rows = self._rows(
-            f"SELECT status, count(*) AS n FROM deliveries WHERE 1{scope_sql} GROUP BY status",
+            f"SELECT status, count(*) AS n FROM messages WHERE 1{scope_sql} GROUP BY status",
             params,
         )
         return {r["status"]: r["n"] for r in rows}
@@ -192,7 +189,7 @@ class Messages(Table):
     def outcomes(self, keys: Sequence[LedgerKey]) -> dict[str, int]:
         """Status counts of the given ledger keys (campaign, recipient, kind, milestone)."""
         rows = self._rows(
-            "SELECT d.status, count(*) AS n FROM deliveries d JOIN json_each(?) k"
+            "SELECT d.status, count(*) AS n FROM messages d JOIN json_each(?) k"
             " ON d.campaign_id = k.value ->> 0 AND d.recipient = k.value ->> 1"
             " AND d.kind = k.value ->> 2 AND d.milestone = k.value ->> 3 GROUP BY d.status",
             [json.dumps(list(keys))],
@@ -202,13 +199,13 @@ class Messages(Table):
     def counts(self, campaign_id: str | None = None) -> dict[str, int]:
         where, params = ("WHERE campaign_id = ?", [campaign_id]) if campaign_id else ("", [])
         rows = self._rows(
-            f"SELECT status, count(*) AS n FROM deliveries {where} GROUP BY status",
+            f"SELECT status, count(*) AS n FROM messages {where} GROUP BY status",
             params,
         )
         return {r["status"]: r["n"] for r in rows}
 
     def of_campaign(self, campaign_id: str, kind: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM deliveries WHERE campaign_id = ?"
+        sql = "SELECT * FROM messages WHERE campaign_id = ?"
         params: list[Any] = [campaign_id]
         if kind:
             sql += " AND kind = ?"

@@ -208,3 +208,12 @@ def m004_recovery(db: sqlite_utils.Database) -> None:
         not_null={"kind", "args", "status", "requested_at"},
     )
     db["jobs"].create_index(["status", "id"], index_name="jobs_due")
+
+
+@migrations()
+def m005_messages(db: sqlite_utils.Database) -> None:
+    """One word per thing: hook *deliveries* are Okta's; Slack *messages* are ours. The
+    ledger table ``deliveries`` becomes ``messages`` (its rows and unique key unchanged)."""
+    db.execute("ALTER TABLE deliveries RENAME TO messages")
+    db.execute("DROP INDEX IF EXISTS deliveries_due")
+    db["messages"].create_index(["status", "not_before"], index_name="messages_due")

@@ -90,7 +90,7 @@ class Store:
                     "UPDATE inbox SET status = 'pending' WHERE status = 'processing'"
                 ).rowcount,
                 "messages": db.execute(
-                    "UPDATE deliveries SET status = 'pending' WHERE status = 'sending'"
+                    "UPDATE messages SET status = 'pending' WHERE status = 'sending'"
                 ).rowcount,
                 "jobs": db.execute(
                     "UPDATE jobs SET status = 'pending', started_at = NULL WHERE status = 'running'"

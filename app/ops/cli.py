@@ -319,7 +319,7 @@ def backfill(obj: Context, since) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
-    """Counts: campaigns, inbox, deliveries, last reminder run, worker heartbeat."""
+    """Counts: campaigns, inbox, messages, last reminder run, worker heartbeat, problems."""
     from app.db import DatabaseMissing, Store
     from app.ops.status import collect_status, format_status
     from app.pipeline.lock import WorkerLock

@@ -14,7 +14,7 @@ __all__ = ["collect_status", "format_status"]
 
 def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) -> dict[str, Any]:
     inbox = store.inbox.counts()
-    deliveries = store.messages.counts()
+    messages = store.messages.counts()
     campaigns = []
     for row in store.db.query("SELECT id FROM campaigns ORDER BY id"):
         info = store.campaigns.row(row["id"]) or {}
@@ -27,7 +27,7 @@ def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) 
                 "retired": info.get("retired_at") is not None,
                 "retired_reason": info.get("retired_reason"),
                 "reviewers": len(store.campaigns.reviewers(row["id"])),
-                "deliveries": store.messages.counts(row["id"]),
+                "messages": store.messages.counts(row["id"]),
             }
         )
     age = heartbeat_age(store, now)
@@ -39,11 +39,11 @@ def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) 
         "campaigns_by_status": by_status,
         "inbox_pending": inbox.get("pending", 0) + inbox.get("processing", 0),
         "inbox": inbox,
-        "outbox_pending": deliveries.get("pending", 0) + deliveries.get("sending", 0),
-        "deliveries": {
-            "sent": deliveries.get("sent", 0),
-            "failed": deliveries.get("failed", 0),
-            "unmapped": deliveries.get("unmapped", 0),
+        "outbox_pending": messages.get("pending", 0) + messages.get("sending", 0),
+        "messages": {
+            "sent": messages.get("sent", 0),
+            "failed": messages.get("failed", 0),
+            "unmapped": messages.get("unmapped", 0),
         },
         "hooks": store.inbox.hook_totals(),
         "last_reminder_run": _last_run(store),
@@ -72,7 +72,7 @@ def _last_run(store: Store) -> dict[str, Any] | None:
 
 
 def format_status(report: dict[str, Any]) -> str:
-    d = report["deliveries"]
+    d = report["messages"]
     beat = report["worker_heartbeat_seconds_ago"]
     lines = [
         "campaigns: "
@@ -81,7 +81,7 @@ def format_status(report: dict[str, Any]) -> str:
             or "none"
         ),
         f"inbox pending: {report['inbox_pending']}   outbox pending: {report['outbox_pending']}",
-        f"deliveries: sent {d['sent']}, failed {d['failed']}, unmapped {d['unmapped']}",
+        f"messages: sent {d['sent']}, failed {d['failed']}, unmapped {d['unmapped']}",
         "last reminder run: " + _format_run(report["last_reminder_run"]),
         "worker heartbeat: " + (f"{beat:.0f} s ago" if beat is not None else "never"),
     ]
@@ -100,7 +100,7 @@ def format_status(report: dict[str, Any]) -> str:
         )
     for c in report["campaigns"]:
         state = "retired" if c["retired"] else c["status"]
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(c["deliveries"].items())) or "no messages"
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(c["messages"].items())) or "no messages"
         lines.append(f"  {c['id']}  {state:<9} {c['name']}  ({c['reviewers']} reviewers; {counts})")
     return "\n".join(lines)
 

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from app.messages import launch_message
-from app.models import Campaign, DeliveryScope, ReviewerTally
+from app.models import Campaign, MessageScope, ReviewerTally
 from app.pipeline.planning import Plan, Recipient, message_context, plan_messages
 
 __all__ = ["LaunchSummary", "RetryLater", "launch_campaign"]
@@ -41,7 +41,7 @@ class LaunchSummary:
     unmapped: list[str] = field(default_factory=list)
     unresolved_reviews: int = 0
     skipped: str = ""
-    scopes: list[DeliveryScope] = field(default_factory=list)
+    scopes: list[MessageScope] = field(default_factory=list)
 
     def line(self) -> str:
         if self.skipped:

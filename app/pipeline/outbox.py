@@ -30,7 +30,7 @@ from app.integrations.slack import (
     SlackSender,
     SlackTransientError,
 )
-from app.models import ClaimedDelivery, DeliveryScope
+from app.models import ClaimedMessage, MessageScope
 from app.timeutil import Clock, iso
 
 __all__ = ["DrainResult", "Outbox"]
@@ -108,7 +108,7 @@ class Outbox:
         return max(hint, min(2.0**attempts, 600.0))
 
     def _settle(
-        self, item: ClaimedDelivery, outcome: Posted | Exception, result: DrainResult
+        self, item: ClaimedMessage, outcome: Posted | Exception, result: DrainResult
     ) -> None:
         now = self.clock()
         if isinstance(outcome, Posted):
@@ -152,7 +152,7 @@ class Outbox:
             result.failed += 1
             result.errors.append(outcome.code)
             log.warning(
-                "delivery %d to %s failed for good: %s", item.id, item.recipient, outcome.code
+                "message %d to %s failed for good: %s", item.id, item.recipient, outcome.code
             )
             return
         # Anything else is unexpected (a bug, a malformed row): retried a few times.
@@ -170,14 +170,14 @@ class Outbox:
         self.store.messages.mark_retry(item.id, code, now + timedelta(seconds=delay))
         result.retrying += 1
 
-    def _send(self, item: ClaimedDelivery) -> Posted | Exception:
+    def _send(self, item: ClaimedMessage) -> Posted | Exception:
         try:
             return self.slack.post(item.slack_user_id, item.text, item.blocks)
         except Exception as exc:  # sorted by _settle; nothing may escape a sender thread
             return exc
 
     def drain(
-        self, scopes: Sequence[DeliveryScope] | None = None, *, limit: int | None = None
+        self, scopes: Sequence[MessageScope] | None = None, *, limit: int | None = None
     ) -> DrainResult:
         """Send what is due now, at most ``limit`` messages (all when None).
 
@@ -198,7 +198,7 @@ class Outbox:
                 if len(claimed) == 1:
                     self._settle(claimed[0], self._send(claimed[0]), result)
                 else:
-                    futures: dict[Future[Posted | Exception], ClaimedDelivery] = {
+                    futures: dict[Future[Posted | Exception], ClaimedMessage] = {
                         pool.submit(self._send, item): item for item in claimed
                     }
                     for future in as_completed(futures):
@@ -212,7 +212,7 @@ class Outbox:
 
     def settle(
         self,
-        scopes: Sequence[DeliveryScope],
+        scopes: Sequence[MessageScope],
         *,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 3600.0,
@@ -244,6 +244,6 @@ class Outbox:
             due = self.store.messages.next_due(scopes)
             wait = 1.0 if due is None else due - self.clock().timestamp()
             if time.monotonic() + max(wait, 0) > deadline:
-                total.errors.append("timed out waiting for deliveries to settle")
+                total.errors.append("timed out waiting for messages to settle")
                 return total
             sleep(min(max(wait, 0.05), 1.0))

@@ -4,7 +4,7 @@ Shared by launch, reminders and reassignment, in three steps so a dry run can
 stop before writing anything:
 
 1. ``resolve``: who is who in Slack;
-2. ``prepare``: render one message per person into ``PlannedDelivery`` rows;
+2. ``prepare``: render one message per person into ``PlannedMessage`` rows;
 3. ``commit``: record the Slack mapping and the rows (the ledger keeps each key once).
 
 Planning never sends; the outbox does.
@@ -19,7 +19,7 @@ from datetime import datetime
 from app.config import Settings
 from app.integrations.directory import Resolution
 from app.messages import Message, MessageContext
-from app.models import Campaign, DeliveryScope, LedgerKey, Person, PlannedDelivery
+from app.models import Campaign, LedgerKey, MessageScope, Person, PlannedMessage
 from app.timeutil import zone
 
 __all__ = [
@@ -55,11 +55,11 @@ class Recipient:
 @dataclass
 class Plan:
     campaign_id: str
-    rows: list[PlannedDelivery] = field(default_factory=list)
+    rows: list[PlannedMessage] = field(default_factory=list)
     mapping: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)  # "email (reason)"
     queued: list[LedgerKey] = field(default_factory=list)  # rows that became pending
-    scopes: list[DeliveryScope] = field(default_factory=list)
+    scopes: list[MessageScope] = field(default_factory=list)
 
     def extend(self, other: Plan) -> None:
         self.rows += other.rows
@@ -81,7 +81,7 @@ def prepare(
     milestone: str,
     render: Callable[[Recipient], Message],
 ) -> Plan:
-    plan = Plan(campaign.id, scopes=[DeliveryScope(campaign.id, kind, milestone)])
+    plan = Plan(campaign.id, scopes=[MessageScope(campaign.id, kind, milestone)])
     for recipient in recipients:
         person = recipient.person
         resolution = resolutions.get(person.email.lower()) if person.email else None
@@ -93,7 +93,7 @@ def prepare(
             plan.unmapped.append(f"{person.email or person.okta_id} ({reason})")
         message = render(recipient)
         plan.rows.append(
-            PlannedDelivery(
+            PlannedMessage(
                 campaign_id=campaign.id,
                 recipient=person.key,
                 kind=kind,

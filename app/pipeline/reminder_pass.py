@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from app.config import ReminderSettings
 from app.integrations.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
 from app.messages import final_notice_message, launch_message, reminder_message, render_console
-from app.models import Campaign, DeliveryScope, LedgerKey, ReviewerTally
+from app.models import Campaign, LedgerKey, MessageScope, ReviewerTally
 from app.pipeline.on_launch import ENDED_STATUSES
 from app.pipeline.planning import Plan, Recipient, commit, message_context, prepare, resolve
 from app.timeutil import zone
@@ -135,7 +135,7 @@ class ReminderPass:
         self.dry_run = dry_run
         self.out = out or sys.stdout
         self.result = PassResult()
-        self.scopes: list[DeliveryScope] = []
+        self.scopes: list[MessageScope] = []
         self.queued: list[LedgerKey] = []  # what this pass queued
         self.stop = stop
         self.send = send
