@@ -26,6 +26,7 @@ from app.integrations.slack import (
     build_web_client,
 )
 from app.pipeline.outbox import Outbox
+from app.pipeline.planning import Planner
 from app.timeutil import Clock, system_clock
 
 __all__ = ["Services"]
@@ -38,6 +39,7 @@ class Services:
     okta: OktaClient
     slack: SlackSender
     directory: SlackDirectory
+    planner: Planner
     outbox: Outbox
     clock: Clock
     sleep: Callable[[float], None] = field(default=time.sleep)
@@ -110,7 +112,8 @@ class Services:
             batch_size=settings.worker.batch_size,
             concurrency=settings.slack.post_concurrency,
         )
-        return cls(settings, store, okta, slack, directory, outbox, clock, sleep)
+        planner = Planner(store, directory, settings)
+        return cls(settings, store, okta, slack, directory, planner, outbox, clock, sleep)
 
     def close(self) -> None:
         self.okta.close()

@@ -114,13 +114,17 @@ def test_a_burst_of_40_reassignments_is_one_message(
 
 def test_a_steady_stream_is_still_announced_after_max_wait(services, fake_okta, fake_slack, clock):
     from app.models import ClaimedEvent
-    from app.pipeline.on_decide import DecideHandler, flush_reassignments
+    from app.pipeline.on_decide import DecideHandler
+    from app.pipeline.reassignment_notices import ReassignmentNotices
 
     campaign_id = fake_okta.generate_campaign(reviews=30, reviewers=1)
     launch_campaign(services, campaign_id)
     [dana] = fake_slack.generate_users(["dana.kim@example.com"]).values()
     newcomer = {"id": "00uNewReviewer000000", "email": "dana.kim@example.com"}
-    handler = DecideHandler()
+    handler = DecideHandler(services.okta, services.store, services.clock)
+    flush_reassignments = ReassignmentNotices(
+        services.store, services.planner, services.settings.reassign, services.clock
+    )
     announced_at = None
     for i, review in enumerate(fake_okta.reviews_of(campaign_id)):
         fake_okta.reassign(review["id"], newcomer)
@@ -128,8 +132,8 @@ def test_a_steady_stream_is_still_announced_after_max_wait(services, fake_okta, 
         payload["debugContext"]["debugData"]["campaignItemReviewerId"] = review["id"]
         event = ClaimedEvent(f"u{i}", f"d{i}", "certification.campaign.item.decide",
                              campaign_id, clock.epoch(), json.dumps(payload), 1)  # fmt: skip
-        assert handler(services, event) == "done"
-        if flush_reassignments(services) and announced_at is None:
+        assert handler(event) == "done"
+        if flush_reassignments() and announced_at is None:
             announced_at = i
         clock.advance(seconds=20)  # never 30 s of quiet
     services.outbox.drain()
@@ -138,7 +142,7 @@ def test_a_steady_stream_is_still_announced_after_max_wait(services, fake_okta, 
     [first] = fake_slack.messages_to(dana)
     assert "reassigned 16 items" in first.text
     clock.advance(seconds=30)  # the stream stops: the rest go out after 30 s of quiet
-    flush_reassignments(services)
+    flush_reassignments()
     services.outbox.drain()
     assert "reassigned 14 items" in fake_slack.messages_to(dana)[1].text
 

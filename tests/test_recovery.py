@@ -385,8 +385,8 @@ def test_a_command_hands_its_job_to_the_live_worker(settings, services, fake_sla
         worker.tick()
         if results:
             break
-        if worker.jobs.thread is not None:
-            worker.jobs.thread.join(5)
+        if worker.commands.thread is not None:
+            worker.commands.thread.join(5)
     thread.join(10)
     [(code, output)] = results
     assert code == 0

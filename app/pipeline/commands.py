@@ -34,7 +34,7 @@ from app.pipeline.reminder_pass import run_reminder_pass
 from app.services import Services
 from app.timeutil import Clock, system_clock
 
-__all__ = ["KINDS", "JobError", "hand_off_or_run", "run_job"]
+__all__ = ["KINDS", "CommandRunner", "JobError", "hand_off_or_run", "run_job"]
 
 log = logging.getLogger(__name__)
 
@@ -212,3 +212,54 @@ def hand_off_or_run(
             sleep(POLL_SECONDS)
     finally:
         store.close()
+
+
+class CommandRunner:
+    """Inside the worker: runs the jobs commands hand over, one at a time, in a thread
+    with its own services (and the worker's Slack sender and pace); the worker's main
+    loop does the sending."""
+
+    def __init__(
+        self,
+        store: Store,
+        thread_services: Callable[[], Services],
+        clock: Clock,
+        stop: threading.Event,
+    ) -> None:
+        self.store = store
+        self.thread_services = thread_services
+        self.clock = clock
+        self.stop = stop
+        self.thread: threading.Thread | None = None
+
+    def poll(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            return
+        job = self.store.jobs.claim(self.clock())
+        if job is None:
+            return
+        self.thread = threading.Thread(
+            target=self._run, args=(job,), name=f"job-{job['id']}", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, job: dict[str, Any]) -> None:
+        try:
+            services = self.thread_services()
+        except Exception as exc:  # the waiting command must hear about it
+            log.exception("job %s: could not start", job["id"])
+            output = {"out": "", "err": f"Error: the worker could not run the job: {exc}\n"}
+            self.store.jobs.finish(job["id"], 1, output, self.clock())
+            return
+        try:
+            log.info("job %s (%s) started", job["id"], job["kind"])
+            code, output = run_job(
+                services, job["kind"], json.loads(job["args"]), send=False, stop=self.stop
+            )
+            services.store.jobs.finish(job["id"], code, output, services.clock())
+            log.info("job %s (%s) finished with exit code %d", job["id"], job["kind"], code)
+        except Exception:
+            # Left 'running': the next worker to take the lock runs it again.
+            log.exception("job %s: not recorded", job["id"])
+        finally:
+            services.close()

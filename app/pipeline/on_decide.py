@@ -1,4 +1,4 @@
-"""Reassignment: tell the new reviewer who handed them which campaign's items, and by when.
+"""``certification.campaign.item.decide``: record reassignments (``DELEGATE``); ignore the rest.
 
 Okta reports a reassignment as ``certification.campaign.item.decide`` with
 ``debugData.campaignItemDecision = "DELEGATE"`` (``outcome.result`` ``SKIPPED``).
@@ -7,23 +7,22 @@ The event does not name the new reviewer, so the review is read again
 is who reassigned. APPROVE, REVOKE and NORESPONSE (the burst at close) are
 ignored without any Okta or Slack call.
 
-A reviewer who reassigns 40 items in one sitting produces 40 events: they are
-collected per (campaign, new reviewer) and announced in one message once no new
-one has arrived for ``reassign.coalesce_seconds`` (or after ``max_wait_seconds``).
+A reviewer who reassigns 40 items in one sitting produces 40 events: this handler
+records each; app.pipeline.reassignment_notices announces them in one message once no
+new one has arrived for ``reassign.coalesce_seconds`` (or after ``max_wait_seconds``).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
+from app.db import Store
 from app.events import EventView
-from app.integrations.okta import OktaNotFound
-from app.messages import reassignment_message
-from app.models import Campaign, ClaimedEvent, Person, Review, is_okta_id
-from app.pipeline.planning import Recipient, message_context, prepare, resolve
+from app.integrations.okta import OktaClient, OktaNotFound
+from app.models import Campaign, ClaimedEvent, Review, is_okta_id
+from app.timeutil import Clock
 
-__all__ = ["DecideHandler", "flush_reassignments"]
+__all__ = ["DecideHandler"]
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +33,13 @@ IGNORED_DECISIONS = {"APPROVE", "REVOKE", "NORESPONSE"}
 class DecideHandler:
     """Handles ``certification.campaign.item.decide``; only reassignments do anything."""
 
-    def __init__(self) -> None:
+    def __init__(self, okta: OktaClient, store: Store, clock: Clock) -> None:
+        self.okta = okta
+        self.store = store
+        self.clock = clock
         self._unknown_logged: set[str] = set()  # log each unexpected decision value once
 
-    def __call__(self, services, event: ClaimedEvent) -> str:
+    def __call__(self, event: ClaimedEvent) -> str:
         view = EventView(event.payload)
         decision = view.debug_str("campaignItemDecision", 40).upper()
         if decision != REASSIGN:
@@ -49,12 +51,12 @@ class DecideHandler:
         if not is_okta_id(review_id):
             log.warning("reassignment event %s has no review id; ignored", event.uuid)
             return "ignored"
-        return self._reassigned(services, event, view, review_id)
+        return self._reassigned(event, view, review_id)
 
-    def _reassigned(self, services, event: ClaimedEvent, view: EventView, review_id: str) -> str:
-        store = services.store
+    def _reassigned(self, event: ClaimedEvent, view: EventView, review_id: str) -> str:
+        store = self.store
         try:
-            review = Review.from_api(services.okta.get_review(review_id))
+            review = Review.from_api(self.okta.get_review(review_id))
         except OktaNotFound:
             log.warning("reassigned review %s no longer exists; ignored", review_id)
             return "ignored"
@@ -64,7 +66,7 @@ class DecideHandler:
         if not is_okta_id(campaign_id):
             log.warning("reassigned review %s names no campaign; ignored", review_id)
             return "ignored"
-        campaign = self._campaign(services, campaign_id)
+        campaign = self._campaign(campaign_id)
         row = store.campaigns.row(campaign_id)
         if row and row["retired_at"]:
             return "ignored"  # the campaign is over
@@ -89,7 +91,7 @@ class DecideHandler:
             notes=view.debug_str("campaignItemDecisionNotes", 1000),
             event_uuid=event.uuid,
             received_ts=event.received_ts,
-            now=services.clock(),
+            now=self.clock(),
         )
         if not recorded:
             log.info(
@@ -97,64 +99,10 @@ class DecideHandler:
             )
         return "done"
 
-    @staticmethod
-    def _campaign(services, campaign_id: str) -> Campaign:
+    def _campaign(self, campaign_id: str) -> Campaign:
         """The stored campaign, or (launched before certnotify was installed) fetch and store it."""
-        campaign = services.store.campaigns.get(campaign_id)
+        campaign = self.store.campaigns.get(campaign_id)
         if campaign is None:
-            campaign = Campaign.from_api(services.okta.get_campaign(campaign_id))
-            services.store.campaigns.save(campaign, services.clock())
+            campaign = Campaign.from_api(self.okta.get_campaign(campaign_id))
+            self.store.campaigns.save(campaign, self.clock())
         return campaign
-
-
-def _who(names: list[str]) -> str:
-    distinct = list(dict.fromkeys(names))
-    if len(distinct) == 1:
-        return distinct[0]
-    others = len(distinct) - 1
-    return f"{distinct[0]} and {others} other{'s' if others > 1 else ''}"
-
-
-def flush_reassignments(services, now: datetime | None = None) -> int:
-    """Plan one message per (campaign, new reviewer) whose quiet window has closed.
-
-    The ledger row and the link from each reassignment to it are written in one
-    transaction, so a crash can neither lose a reassignment nor announce it twice.
-    Returns how many messages were planned."""
-    store, settings = services.store, services.settings
-    now = now or services.clock()
-    planned = 0
-    for campaign_id, recipient in store.reassignments.due_groups(
-        now, settings.reassign.coalesce_seconds, settings.reassign.max_wait_seconds
-    ):
-        rows = store.reassignments.open(campaign_id, recipient)
-        campaign = store.campaigns.get(campaign_id)
-        if not rows or campaign is None:
-            continue
-        first = rows[0]
-        person = Person(first["okta_user_id"] or "", first["email"] or "")
-        if first["name"] and first["name"] != person.email:
-            first_name, _, last_name = first["name"].partition(" ")
-            person = Person(person.okta_id, person.email, first_name, last_name)
-        notes = [r["notes"] for r in rows if r["notes"]]
-        reassigner = _who([r["reassigner"] for r in rows])
-        message = reassignment_message(
-            message_context(settings, campaign, now), reassigner, len(rows), "\n".join(notes[:3])
-        )
-        batch = f"batch{first['id']}"
-        plan = prepare(
-            campaign,
-            [Recipient(person, len(rows))],
-            resolve(services, [person]),
-            kind="reassign",
-            milestone=batch,
-            render=lambda _recipient, m=message: m,
-        )
-        with store.write():
-            store.campaigns.set_reviewer_slack(campaign_id, plan.mapping)
-            store.messages.plan(plan.rows, now)
-            store.reassignments.close([r["id"] for r in rows], batch)
-        planned += 1
-        log.info("reassignment: %d item(s) in %s to %s by %s", len(rows), campaign_id,
-                 person.email or recipient, reassigner)  # fmt: skip
-    return planned

@@ -1,6 +1,7 @@
-"""Campaign launch: fetch the campaign, read every review, tell each reviewer once.
+"""``certification.campaign.launch``: fetch the campaign, read every review, tell each
+reviewer once.
 
-Runs for ``certification.campaign.launch`` events and for ``certnotify sync``.
+Runs for launch events and for ``certnotify sync``.
 Safe to repeat: the campaign and reviewer rows are upserted and the ledger's
 unique key means a reviewer already told is not told again.
 """
@@ -9,12 +10,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
+from app.db import Store
+from app.events import EventView
+from app.integrations.okta import OktaClient, OktaError, OktaNotFound
 from app.messages import launch_message
-from app.models import Campaign, MessageScope, ReviewerTally
-from app.pipeline.planning import Plan, Recipient, message_context, plan_messages
+from app.models import Campaign, ClaimedEvent, MessageScope, ReviewerTally
+from app.pipeline.planning import Planner, Recipient
+from app.timeutil import Clock
 
-__all__ = ["LaunchSummary", "RetryLater", "launch_campaign"]
+if TYPE_CHECKING:
+    from app.services import Services
+
+__all__ = ["LaunchHandler", "LaunchSummary", "Launcher", "RetryLater", "launch_campaign"]
 
 log = logging.getLogger(__name__)
 
@@ -55,68 +65,106 @@ class LaunchSummary:
         )
 
 
-def campaign_has_ended(services, campaign: Campaign) -> str:
+def campaign_has_ended(campaign: Campaign, now: datetime) -> str:
     """The reason a campaign is over, or "" while it runs."""
     if campaign.status in ENDED_STATUSES:
         return f"status {campaign.status}"
-    if campaign.end is not None and campaign.end <= services.clock():
+    if campaign.end is not None and campaign.end <= now:
         return "end date passed"
     return ""
 
 
-def launch_campaign(services, campaign_id: str, *, revive: bool = False) -> LaunchSummary:
-    """``revive`` (``certnotify sync``): a campaign retired here that Okta says is still
-    running (retired after a misconfiguration, say) is followed again."""
-    now = services.clock()
-    campaign = Campaign.from_api(services.okta.get_campaign(campaign_id))
-    summary = LaunchSummary(campaign_id=campaign.id, name=campaign.name)
-    if campaign.status == "LAUNCHING":
-        # Okta is still generating reviews; reading them now would miss people.
-        raise RetryLater("campaign is still LAUNCHING", delay=60.0)
-    services.store.campaigns.save(campaign, now, launched=True)
-    ended = campaign_has_ended(services, campaign)
-    if (
-        revive
-        and not ended
-        and campaign.status == "ACTIVE"
-        and services.store.campaigns.unretire(campaign.id)
-    ):
-        log.info("campaign %s is active in Okta: followed again", campaign.id)
-    if ended:
-        services.store.campaigns.retire(campaign.id, ended, now)
-        summary.skipped = f"not announced: {ended}"
-        return summary
-    if campaign.status not in ("ACTIVE",):
-        summary.skipped = f"not announced: status {campaign.status}"
+class Launcher:
+    """Fetch a campaign, read every review, tell each reviewer once."""
+
+    def __init__(self, okta: OktaClient, store: Store, planner: Planner, clock: Clock) -> None:
+        self.okta = okta
+        self.store = store
+        self.planner = planner
+        self.clock = clock
+
+    def launch(self, campaign_id: str, *, revive: bool = False) -> LaunchSummary:
+        """``revive`` (``certnotify sync``): a campaign retired here that Okta says is still
+        running (retired after a misconfiguration, say) is followed again."""
+        store, now = self.store, self.clock()
+        campaign = Campaign.from_api(self.okta.get_campaign(campaign_id))
+        summary = LaunchSummary(campaign_id=campaign.id, name=campaign.name)
+        if campaign.status == "LAUNCHING":
+            # Okta is still generating reviews; reading them now would miss people.
+            raise RetryLater("campaign is still LAUNCHING", delay=60.0)
+        store.campaigns.save(campaign, now, launched=True)
+        ended = campaign_has_ended(campaign, now)
+        if (
+            revive
+            and not ended
+            and campaign.status == "ACTIVE"
+            and store.campaigns.unretire(campaign.id)
+        ):
+            log.info("campaign %s is active in Okta: followed again", campaign.id)
+        if ended:
+            store.campaigns.retire(campaign.id, ended, now)
+            summary.skipped = f"not announced: {ended}"
+            return summary
+        if campaign.status not in ("ACTIVE",):
+            summary.skipped = f"not announced: status {campaign.status}"
+            return summary
+
+        tally = ReviewerTally()
+        for page in self.okta.review_pages(campaign.id):
+            tally.add_page(page)
+            summary.review_pages += 1
+        store.campaigns.replace_reviewers(
+            campaign.id, tally.reviewers.values(), tally.unresolved, "launch", now
+        )
+        summary.reviews = tally.reviews_seen
+        summary.reviewers = len(tally.reviewers)
+        summary.unresolved_reviews = len(tally.unresolved)
+        recipients = [Recipient(c.person, c.pending) for c in tally.pending_reviewers]
+        summary.pending_reviewers = len(recipients)
+
+        ctx = self.planner.context(campaign, now)
+        plan = self.planner.plan(
+            campaign,
+            recipients,
+            kind="launch",
+            milestone="",
+            render=lambda r: launch_message(ctx, r.count),
+            now=now,
+        )
+        summary.queued = len(plan.queued)
+        summary.unmapped = plan.unmapped
+        summary.scopes = plan.scopes
+        log.info("launch: %s", summary.line())
+        for entry in plan.unmapped:
+            log.warning("launch %s: reviewer not reachable in Slack: %s", campaign.id, entry)
         return summary
 
-    tally = ReviewerTally()
-    for page in services.okta.review_pages(campaign.id):
-        tally.add_page(page)
-        summary.review_pages += 1
-    services.store.campaigns.replace_reviewers(
-        campaign.id, tally.reviewers.values(), tally.unresolved, "launch", now
-    )
-    summary.reviews = tally.reviews_seen
-    summary.reviewers = len(tally.reviewers)
-    summary.unresolved_reviews = len(tally.unresolved)
-    recipients = [Recipient(c.person, c.pending) for c in tally.pending_reviewers]
-    summary.pending_reviewers = len(recipients)
 
-    ctx = message_context(services.settings, campaign, now)
-    plan: Plan = plan_messages(
-        services,
-        campaign,
-        recipients,
-        kind="launch",
-        milestone="",
-        render=lambda r: launch_message(ctx, r.count),
-        now=now,
+class LaunchHandler:
+    """``certification.campaign.launch``: note the campaign, then launch it."""
+
+    def __init__(self, launcher: Launcher, store: Store, clock: Clock) -> None:
+        self.launcher = launcher
+        self.store = store
+        self.clock = clock
+
+    def __call__(self, event: ClaimedEvent) -> str:
+        name = EventView(event.payload).debug_str("campaignName", 300)
+        # Remembered before Okta is asked: if the launch never completes (Okta down for
+        # days), the daily pass still finds the campaign and announces it.
+        self.store.campaigns.note(event.campaign_id, name, self.clock())
+        try:
+            self.launcher.launch(event.campaign_id)
+        except OktaNotFound as exc:
+            # Kept as a campaign to check: the daily pass retires it only if the 404 lasts
+            # a day (a wrong org URL or a limited admin role answers 404 too).
+            self.store.campaigns.note_not_found(event.campaign_id, self.clock())
+            raise OktaError(f"campaign not found in Okta (HTTP 404): {exc}") from None
+        return "done"
+
+
+def launch_campaign(services: Services, campaign_id: str, *, revive: bool = False) -> LaunchSummary:
+    """The launch with the service's own parts (``sync``, tests)."""
+    return Launcher(services.okta, services.store, services.planner, services.clock).launch(
+        campaign_id, revive=revive
     )
-    summary.queued = len(plan.queued)
-    summary.unmapped = plan.unmapped
-    summary.scopes = plan.scopes
-    log.info("launch: %s", summary.line())
-    for entry in plan.unmapped:
-        log.warning("launch %s: reviewer not reachable in Slack: %s", campaign.id, entry)
-    return summary

@@ -17,20 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.config import Settings
-from app.integrations.directory import Resolution
+from app.db import Store
+from app.integrations.directory import Resolution, SlackDirectory
 from app.messages import Message, MessageContext
 from app.models import Campaign, LedgerKey, MessageScope, Person, PlannedMessage
 from app.timeutil import zone
 
-__all__ = [
-    "Plan",
-    "Recipient",
-    "commit",
-    "message_context",
-    "plan_messages",
-    "prepare",
-    "resolve",
-]
+__all__ = ["Plan", "Planner", "Recipient", "message_context", "prepare"]
 
 
 def message_context(settings: Settings, campaign: Campaign, now: datetime) -> MessageContext:
@@ -68,8 +61,44 @@ class Plan:
         self.scopes += [s for s in other.scopes if s not in self.scopes]
 
 
-def resolve(services, people: Iterable[Person], *, persist: bool = True) -> dict[str, Resolution]:
-    return services.directory.resolve((p.email for p in people if p.email), persist=persist)
+class Planner:
+    """Resolve, prepare and commit, with what they need: the store, the Slack directory,
+    and the settings that shape messages (review URL, org name, default time zone)."""
+
+    def __init__(self, store: Store, directory: SlackDirectory, settings: Settings) -> None:
+        self.store = store
+        self.directory = directory
+        self.settings = settings
+
+    def context(self, campaign: Campaign, now: datetime) -> MessageContext:
+        return message_context(self.settings, campaign, now)
+
+    def resolve(self, people: Iterable[Person], *, persist: bool = True) -> dict[str, Resolution]:
+        return self.directory.resolve((p.email for p in people if p.email), persist=persist)
+
+    def commit(self, plan: Plan, now: datetime) -> Plan:
+        """Record the Slack mapping and the rows (one transaction)."""
+        with self.store.write():
+            self.store.campaigns.set_reviewer_slack(plan.campaign_id, plan.mapping)
+            plan.queued = self.store.messages.plan(plan.rows, now)
+        return plan
+
+    def plan(
+        self,
+        campaign: Campaign,
+        recipients: Iterable[Recipient],
+        *,
+        kind: str,
+        milestone: str,
+        render: Callable[[Recipient], Message],
+        now: datetime,
+    ) -> Plan:
+        recipients = list(recipients)
+        resolutions = self.resolve(r.person for r in recipients)
+        plan = prepare(
+            campaign, recipients, resolutions, kind=kind, milestone=milestone, render=render
+        )
+        return self.commit(plan, now)
 
 
 def prepare(
@@ -107,25 +136,3 @@ def prepare(
             )
         )
     return plan
-
-
-def commit(services, plan: Plan, now: datetime) -> Plan:
-    services.store.campaigns.set_reviewer_slack(plan.campaign_id, plan.mapping)
-    plan.queued = services.store.messages.plan(plan.rows, now)
-    return plan
-
-
-def plan_messages(
-    services,  # app.services.Services (not imported: it imports us)
-    campaign: Campaign,
-    recipients: Iterable[Recipient],
-    *,
-    kind: str,
-    milestone: str,
-    render: Callable[[Recipient], Message],
-    now: datetime,
-) -> Plan:
-    recipients = list(recipients)
-    resolutions = resolve(services, (r.person for r in recipients))
-    plan = prepare(campaign, recipients, resolutions, kind=kind, milestone=milestone, render=render)
-    return commit(services, plan, now)

@@ -23,18 +23,30 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
-from app.config import ReminderSettings
-from app.integrations.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
+from app.config import ReminderSettings, Settings
+from app.db import Store
+from app.integrations.okta import (
+    OktaAuthError,
+    OktaClient,
+    OktaError,
+    OktaNotFound,
+    OktaUnavailable,
+)
 from app.messages import final_notice_message, launch_message, reminder_message, render_console
 from app.models import Campaign, LedgerKey, MessageScope, ReviewerTally
 from app.pipeline.on_launch import ENDED_STATUSES
-from app.pipeline.planning import Plan, Recipient, commit, message_context, prepare, resolve
-from app.timeutil import zone
+from app.pipeline.outbox import Outbox
+from app.pipeline.planning import Plan, Planner, Recipient, prepare
+from app.timeutil import Clock, zone
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 __all__ = [
     "PassResult",
@@ -118,10 +130,35 @@ class PassResult:
         }
 
 
+@dataclass(frozen=True)
+class PassParts:
+    """What a reminder pass uses."""
+
+    okta: OktaClient
+    store: Store
+    planner: Planner
+    outbox: Outbox
+    settings: Settings
+    clock: Clock
+    sleep: Callable[[float], None]
+
+    @classmethod
+    def of(cls, services: Services) -> PassParts:
+        return cls(
+            services.okta,
+            services.store,
+            services.planner,
+            services.outbox,
+            services.settings,
+            services.clock,
+            services.sleep,
+        )
+
+
 class ReminderPass:
     def __init__(
         self,
-        services,
+        parts: PassParts,
         *,
         today: date | None,
         dry_run: bool,
@@ -129,8 +166,8 @@ class ReminderPass:
         stop: threading.Event | None = None,
         send: bool = True,
     ) -> None:
-        self.services = services
-        self.settings = services.settings
+        self.parts = parts
+        self.settings = parts.settings
         self.today = today
         self.dry_run = dry_run
         self.out = out or sys.stdout
@@ -141,16 +178,16 @@ class ReminderPass:
         self.send = send
 
     def _today_in(self, tz: ZoneInfo) -> date:
-        return self.today or local_date(self.services.clock(), tz)
+        return self.today or local_date(self.parts.clock(), tz)
 
     def _moment(self, today: date, tz: ZoneInfo) -> datetime:
         """ "Now" for message wording: the real now, or midday of the date asked for."""
         if self.today is None:
-            return self.services.clock()
+            return self.parts.clock()
         return datetime.combine(today, time(12, 0), tz)
 
     def run(self) -> PassResult:
-        for stored in self.services.store.campaigns.active():
+        for stored in self.parts.store.campaigns.active():
             if self.stop is not None and self.stop.is_set():
                 self.result.errors.append("stopped: the worker is shutting down")
                 break
@@ -172,13 +209,13 @@ class ReminderPass:
                 self.result.errors.append(f"{stored.id}: {exc}")
                 log.error("reminder pass: campaign %s skipped: %s", stored.id, exc)
         if not self.dry_run and self.scopes and not self.result.auth_error:
-            drained = self.services.outbox.settle(
-                self.scopes, sleep=self.services.sleep, stop=self.stop, send=self.send
+            drained = self.parts.outbox.settle(
+                self.scopes, sleep=self.parts.sleep, stop=self.stop, send=self.send
             )
             self.result.auth_error = drained.auth_error
             self.result.errors += drained.errors
             # Whoever sent them (this process or the worker), count what became of ours.
-            outcome = self.services.store.messages.outcomes(self.queued)
+            outcome = self.parts.store.messages.outcomes(self.queued)
             self.result.sent = outcome.get("sent", 0)
             self.result.failed = outcome.get("failed", 0)
         return self.result
@@ -188,17 +225,17 @@ class ReminderPass:
         if self.dry_run:
             print(f"would retire campaign {campaign.id} ({campaign.name}): {reason}", file=self.out)
             return
-        self.services.store.campaigns.retire(campaign.id, reason, self.services.clock())
+        self.parts.store.campaigns.retire(campaign.id, reason, self.parts.clock())
         log.info("campaign %s retired: %s", campaign.id, reason)
 
     def _not_found(self, stored: Campaign) -> None:
         """A 404 ends a campaign only when it lasts a day: a wrong org URL or an admin
         role that cannot see the campaign answers 404 too."""
-        now = self.services.clock()
+        now = self.parts.clock()
         if self.dry_run:
             print(f"campaign {stored.id} ({stored.name}): not found in Okta", file=self.out)
             return
-        since = self.services.store.campaigns.note_not_found(stored.id, now)
+        since = self.parts.store.campaigns.note_not_found(stored.id, now)
         if now - since >= NOT_FOUND_RETIRES_AFTER:
             self._retire(stored, f"not found in Okta since {since:%Y-%m-%d %H:%M} UTC")
             return
@@ -209,16 +246,16 @@ class ReminderPass:
         log.warning("campaign %s not found in Okta (since %s)", stored.id, since)
 
     def _campaign(self, stored: Campaign) -> None:
-        services, store = self.services, self.services.store
+        parts, store = self.parts, self.parts.store
         try:
-            campaign = Campaign.from_api(services.okta.get_campaign(stored.id))
+            campaign = Campaign.from_api(parts.okta.get_campaign(stored.id))
         except OktaNotFound:
             self._not_found(stored)
             return
         tz = zone(campaign.time_zone, self.settings.campaigns.default_time_zone)
         today = self._today_in(tz)
         if not self.dry_run:
-            store.campaigns.save(campaign, services.clock())
+            store.campaigns.save(campaign, parts.clock())
         if campaign.status in ENDED_STATUSES:
             self._retire(campaign, f"status {campaign.status}")
             return
@@ -227,17 +264,17 @@ class ReminderPass:
             return
 
         tally = ReviewerTally()
-        for page in services.okta.review_pages(campaign.id, decision=PENDING):
+        for page in parts.okta.review_pages(campaign.id, decision=PENDING):
             tally.add_page(page)
         if not self.dry_run:
             store.campaigns.refresh_pending(
-                campaign.id, tally.pending_reviewers, tally.unresolved, services.clock()
+                campaign.id, tally.pending_reviewers, tally.unresolved, parts.clock()
             )
         pending = tally.pending_reviewers
         if not pending:
             return
-        resolutions = resolve(services, (c.person for c in pending), persist=not self.dry_run)
-        ctx = message_context(self.settings, campaign, self._moment(today, tz))
+        resolutions = parts.planner.resolve((c.person for c in pending), persist=not self.dry_run)
+        ctx = parts.planner.context(campaign, self._moment(today, tz))
         plan = Plan(campaign.id)
 
         # Safety net: pending items but never told (a second-level reviewer, a missed
@@ -276,7 +313,7 @@ class ReminderPass:
         """One reminder per pending reviewer for ``milestone``, unless they were first
         told about the campaign on or after that day: a reminder would then repeat
         the message they just got (and two messages in one day help nobody)."""
-        first_told = self.services.store.messages.first_told(campaign.id)
+        first_told = self.parts.store.messages.first_told(campaign.id)
         milestone_date = local_date(campaign.start, tz).toordinal() + milestone
         recipients = []
         for c in pending:
@@ -307,7 +344,7 @@ class ReminderPass:
             self._print(campaign, plan, ledger)
             return
         fresh = [r for r in plan.rows if (r.recipient, r.kind, r.milestone) not in ledger]
-        commit(self.services, plan, self.services.clock())
+        self.parts.planner.commit(plan, self.parts.clock())
         self.queued += plan.queued
         self.result.planned += len(plan.queued)
         self.result.unmapped += sum(1 for r in fresh if r.status == "unmapped")
@@ -334,7 +371,7 @@ class ReminderPass:
 
 
 def run_reminder_pass(
-    services,
+    services: Services,
     *,
     today: date | None = None,
     dry_run: bool = False,
@@ -344,13 +381,14 @@ def run_reminder_pass(
     send: bool = True,
 ) -> PassResult:
     """One pass over every followed campaign; recorded in ``reminder_runs``."""
-    store, clock = services.store, services.clock
+    parts = PassParts.of(services)
+    store, clock = parts.store, parts.clock
     if dry_run:  # a dry run records nothing, not even that it ran
-        return ReminderPass(services, today=today, dry_run=True, out=out).run()
+        return ReminderPass(parts, today=today, dry_run=True, out=out).run()
     run_id = store.runs.start(
         trigger, today.isoformat() if today else None, False, os.getpid(), clock()
     )
-    result = ReminderPass(services, today=today, dry_run=False, out=out, stop=stop, send=send).run()
+    result = ReminderPass(parts, today=today, dry_run=False, out=out, stop=stop, send=send).run()
     store.runs.finish(run_id, result.summary(), clock())
     log.info("reminder pass (%s): %s", trigger, result.line())
     return result

@@ -14,7 +14,6 @@ few minutes finds a refused token before any event needs it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -25,11 +24,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from app.db import Store
-from app.events import CLOSE, DECIDE, LAUNCH, EventView
-from app.integrations.okta import OktaAuthError, OktaError, OktaNotFound, OktaUnavailable
+from app.integrations.okta import OktaAuthError, OktaError, OktaUnavailable
 from app.integrations.slack import SlackAuthError, SlackTransientError
 from app.models import ClaimedEvent, EventOutcome
 from app.pipeline.backfill import automatic_since, backfill
+from app.pipeline.commands import CommandRunner
 from app.pipeline.credentials import (
     OKTA_AUTH,
     OKTA_DOWN,
@@ -39,7 +38,8 @@ from app.pipeline.credentials import (
     okta_setting,
 )
 from app.pipeline.lock import AnotherWorkerRunning, WorkerLock
-from app.pipeline.on_launch import RetryLater, launch_campaign
+from app.pipeline.on_launch import RetryLater
+from app.pipeline.registry import Handler, RoundJob, event_handlers, round_jobs
 from app.pipeline.schedule import ReminderSchedule
 from app.services import Services
 from app.timeutil import iso
@@ -48,7 +48,6 @@ __all__ = ["AnotherWorkerRunning", "DatabaseReplaced", "Worker"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Services, ClaimedEvent], str]
 HEARTBEAT_KEY = "worker_heartbeat"
 HEARTBEAT_SECONDS = 5.0
 BACKFILL_EVERY = timedelta(hours=24)
@@ -61,91 +60,20 @@ class DatabaseReplaced(RuntimeError):
     """The database file was deleted or replaced under us: stop writing into it."""
 
 
-def handle_launch(services: Services, event: ClaimedEvent) -> str:
-    name = EventView(event.payload).debug_str("campaignName", 300)
-    services.store.campaigns.note(event.campaign_id, name, services.clock())
-    try:
-        launch_campaign(services, event.campaign_id)
-    except OktaNotFound as exc:
-        # Kept as a campaign to check: the daily pass retires it only if the 404 lasts
-        # a day (a wrong org URL or a limited admin role answers 404 too).
-        services.store.campaigns.note_not_found(event.campaign_id, services.clock())
-        raise OktaError(f"campaign not found in Okta (HTTP 404): {exc}") from None
-    return "done"
-
-
-def handle_close(services: Services, event: ClaimedEvent) -> str:
-    if services.store.campaigns.row(event.campaign_id) is None:
-        return "ignored"  # never followed: nothing to retire
-    services.store.campaigns.retire(
-        event.campaign_id, "closed (campaign close event)", services.clock()
-    )
-    log.info("campaign %s closed: retired", event.campaign_id)
-    return "done"
-
-
-def default_handlers() -> dict[str, Handler]:
-    from app.pipeline.on_decide import DecideHandler
-
-    return {LAUNCH: handle_launch, CLOSE: handle_close, DECIDE: DecideHandler()}
-
-
-class JobRunner:
-    """Runs command jobs (app.pipeline.commands) one at a time in a thread of the worker, with its
-    own services but the worker's Slack sender and pace; the main loop sends."""
-
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-        self.thread: threading.Thread | None = None
-
-    def poll(self) -> None:
-        if self.thread is not None and self.thread.is_alive():
-            return
-        job = self.worker.services.store.jobs.claim(self.worker.services.clock())
-        if job is None:
-            return
-        self.thread = threading.Thread(
-            target=self._run, args=(job,), name=f"job-{job['id']}", daemon=True
-        )
-        self.thread.start()
-
-    def _run(self, job: dict) -> None:
-        from app.pipeline.commands import run_job
-
-        worker = self.worker
-        try:
-            services = worker.thread_services()
-        except Exception as exc:  # the waiting command must hear about it
-            log.exception("job %s: could not start", job["id"])
-            output = {"out": "", "err": f"Error: the worker could not run the job: {exc}\n"}
-            worker.services.store.jobs.finish(job["id"], 1, output, worker.services.clock())
-            return
-        try:
-            log.info("job %s (%s) started", job["id"], job["kind"])
-            code, output = run_job(
-                services, job["kind"], json.loads(job["args"]), send=False, stop=worker.stop_event
-            )
-            services.store.jobs.finish(job["id"], code, output, services.clock())
-            log.info("job %s (%s) finished with exit code %d", job["id"], job["kind"], code)
-        except Exception:
-            # Left 'running': the next worker to take the lock runs it again.
-            log.exception("job %s: not recorded", job["id"])
-        finally:
-            services.close()
-
-
 class Worker:
     def __init__(
         self,
         services: Services,
         *,
         handlers: dict[str, Handler] | None = None,
+        jobs: list[RoundJob] | None = None,
         services_factory: Callable[[], Services] | None = None,
         lock: WorkerLock | None = None,
         backfill_enabled: bool = True,
     ) -> None:
         self.services = services
-        self.handlers = default_handlers() if handlers is None else handlers
+        self.handlers = event_handlers(services) if handlers is None else handlers
+        self.round_jobs = round_jobs(services) if jobs is None else jobs
         # The reminder job and command jobs run in their own threads and need their
         # own services (a SQLite connection belongs to one thread). None: no schedule
         # and no jobs (tests that drive tick() by hand).
@@ -160,12 +88,16 @@ class Worker:
             services.clock,
             outbox=services.outbox,
         )
-        self.jobs = JobRunner(self) if services_factory is not None else None
+        self.stop_event = threading.Event()
+        self.commands = (
+            CommandRunner(services.store, self.thread_services, services.clock, self.stop_event)
+            if services_factory is not None
+            else None
+        )
         self.backfill_enabled = backfill_enabled
         self._next_backfill = 0.0  # at start-up
         self.pid = os.getpid()
         self.host = socket.gethostname()
-        self.stop_event = threading.Event()
         self._last_beat: datetime | None = None
         self._noted_down = {OKTA_DOWN: "", SLACK_DOWN: ""}
 
@@ -237,7 +169,7 @@ class Worker:
             return EventOutcome(event.uuid, "failed", f"stored body unusable: {type(exc).__name__}")
         backoff = min(30.0 * 2 ** (event.attempts - 1), 3600.0)
         try:
-            status = handler(self.services, event)
+            status = handler(event)
         except RetryLater as exc:
             return self._retry(event, exc.delay, str(exc))
         except OktaAuthError as exc:
@@ -352,11 +284,10 @@ class Worker:
             self._maybe_backfill()
         slack_ok = not store.state.get(SLACK_AUTH)
         if slack_ok:
-            from app.pipeline.on_decide import flush_reassignments
-
-            flush_reassignments(services)
-        if self.jobs is not None:
-            self.jobs.poll()
+            for job in self.round_jobs:
+                job()
+        if self.commands is not None:
+            self.commands.poll()
         if slack_ok:
             sent = services.outbox.drain(limit=self.settings.batch_size)
             if sent.auth_error:
@@ -439,6 +370,8 @@ class Worker:
     ) -> None:
         """Loop until ``stop`` is set, or ``stop_requested()`` (a signal) says so."""
         self.stop_event = stop
+        if self.commands is not None:
+            self.commands.stop = stop
         self.start()
         try:
             self._loop(stop, stop_requested)

@@ -1,0 +1,42 @@
+"""What the worker does with what: one event type to one handler, and the jobs it runs
+every round. The one place to look for "where is X handled"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.events import CLOSE, DECIDE, LAUNCH
+from app.models import ClaimedEvent
+from app.pipeline.on_close import CloseHandler
+from app.pipeline.on_decide import DecideHandler
+from app.pipeline.on_launch import Launcher, LaunchHandler
+from app.pipeline.reassignment_notices import ReassignmentNotices
+from app.services import Services
+
+__all__ = ["Handler", "RoundJob", "event_handlers", "round_jobs"]
+
+# Handles one claimed event; says what became of it: "done" or "ignored" (raises to
+# retry or fail, see Worker.process).
+Handler = Callable[[ClaimedEvent], str]
+# Runs every round of the worker loop, after the events (needs Slack to be usable).
+RoundJob = Callable[[], object]
+
+
+def event_handlers(services: Services) -> dict[str, Handler]:
+    """``certification.campaign.launch`` / ``.close`` / ``.item.decide``; any other event
+    type is marked ignored."""
+    launcher = Launcher(services.okta, services.store, services.planner, services.clock)
+    return {
+        LAUNCH: LaunchHandler(launcher, services.store, services.clock),
+        CLOSE: CloseHandler(services.store, services.clock),
+        DECIDE: DecideHandler(services.okta, services.store, services.clock),
+    }
+
+
+def round_jobs(services: Services) -> list[RoundJob]:
+    """Reassignments whose quiet window closed become one message per new reviewer."""
+    return [
+        ReassignmentNotices(
+            services.store, services.planner, services.settings.reassign, services.clock
+        )
+    ]
