@@ -127,8 +127,8 @@ def okta_auth(settings: Settings) -> httpx.Auth:
     # Commands that do call it were stopped by Settings.require("okta") already.
     if token or not settings.okta.private_key_file:
         return SSWSAuth(token)
-    # OAuth 2.0 client credentials (private_key_jwt) is wired in app.integrations.okta_oauth.
-    from app.integrations.okta_oauth import PrivateKeyJWTAuth
+    # OAuth 2.0 client credentials (private_key_jwt) is wired in app.integrations.okta.oauth.
+    from app.integrations.okta.oauth import PrivateKeyJWTAuth
 
     return PrivateKeyJWTAuth(
         org_url=settings.okta.org_url,

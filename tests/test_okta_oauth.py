@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from app.config import SettingsError
 from app.integrations.okta import OktaAuthError
-from app.integrations.okta_oauth import OAuthError
+from app.integrations.okta.oauth import OAuthError
 from app.ops.cli import cli
 from app.pipeline.on_launch import launch_campaign
 from app.services import Services
