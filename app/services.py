@@ -16,7 +16,6 @@ import httpx
 
 from app.config import Settings
 from app.db import Store
-from app.integrations.directory import SlackDirectory
 from app.integrations.okta import OktaClient, SSWSAuth, build_http_client
 from app.integrations.slack import (
     DryRunSlack,
@@ -25,6 +24,7 @@ from app.integrations.slack import (
     SlackSender,
     build_web_client,
 )
+from app.integrations.slack.directory import SlackDirectory
 from app.pipeline.outbox import Outbox
 from app.pipeline.planning import Planner
 from app.timeutil import Clock, system_clock

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from app.config import Settings
 from app.db import Store
-from app.integrations.directory import Resolution, SlackDirectory
+from app.integrations.slack.directory import Resolution, SlackDirectory
 from app.messages import Message, MessageContext
 from app.models import Campaign, LedgerKey, MessageScope, Person, PlannedMessage
 from app.timeutil import zone

@@ -1,0 +1,50 @@
+"""The dry-run sender: prints each message instead of sending it (``slack.dry_run``,
+the demo)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
+
+from app.integrations.slack.gateway import Posted, SlackMember
+from app.messages import render_console
+
+__all__ = ["DryRunSlack"]
+
+
+class DryRunSlack:
+    """Prints each message instead of sending it. Every email counts as reachable."""
+
+    PREFIX = "dry-run:"
+
+    def __init__(self, out: TextIO, clock: Callable[[], float] = time.time) -> None:
+        self.out = out
+        self.calls: Counter[str] = Counter()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.posted: list[tuple[str, str]] = []
+
+    def members(self) -> Iterator[SlackMember]:
+        return iter(())
+
+    def lookup_email(self, email: str) -> SlackMember | None:
+        return SlackMember(self.PREFIX + email.lower(), email.lower())
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Posted:
+        who = channel.removeprefix(self.PREFIX)
+        lines = render_console(blocks)
+        with self._lock:
+            self.calls["chat.postMessage"] += 1
+            self.posted.append((channel, text))
+            rule = "─" * max(8, 66 - len(who))
+            print(f"── Slack DM to {who} (dry run) {rule}", file=self.out)
+            for line in lines:
+                print(f"   {line}", file=self.out)
+            self.out.flush()
+        return Posted("dry-run", f"{self._clock():.6f}")
+
+    def check_auth(self) -> list[str]:
+        return []  # nothing is sent, so no token to check
