@@ -1,95 +1,44 @@
-"""Settings: ``config.yaml`` plus environment overrides, validated once at start-up.
-
-Secrets and endpoints come from the environment (which wins over the file); the
-file holds behaviour. Every problem becomes one ``SettingsError`` line that
-names the key (and the variable that sets it), so an operator knows what to fix
-without reading a traceback. Secret values are held as ``SecretStr`` and never
-echoed, in errors or in ``repr``.
-"""
+"""The settings, section by section, validated by pydantic (``Settings``)."""
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import string
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["ENV_VARS", "Settings", "SettingsError", "load_settings"]
+from app.config.values import (
+    DEFAULT_SLACK_PACE,
+    MIN_HOOK_SECRET_LENGTH,
+    SettingsError,
+    check_service_url,
+    check_zone,
+    missing,
+    time_of_day,
+    token,
+)
 
-# Environment variable -> dotted settings key. The environment overrides the file.
-ENV_VARS: dict[str, str] = {
-    "OKTA_ORG_URL": "okta.org_url",
-    "OKTA_API_TOKEN": "okta.api_token",
-    "OKTA_CLIENT_ID": "okta.client_id",
-    "OKTA_PRIVATE_KEY_FILE": "okta.private_key_file",
-    "OKTA_PRIVATE_KEY_ID": "okta.private_key_id",
-    "OKTA_HOOK_SECRET": "okta.hook_secret",
-    "SLACK_BOT_TOKEN": "slack.bot_token",
-    "SLACK_API_URL": "slack.api_url",
-    "CERTNOTIFY_DB": "database.path",
-    "CERTNOTIFY_FORWARDED_ALLOW_IPS": "server.forwarded_allow_ips",
-    "CERTNOTIFY_LOG_FORMAT": "logging.format",
-}
-_ENV_FOR_KEY = {key: env for env, key in ENV_VARS.items()}
-
-MIN_HOOK_SECRET_LENGTH = 16
-# Slack's published tiers: users.list is Tier 2 (20+/min), users.lookupByEmail Tier 3
-# (50+/min). chat.postMessage is "1 per second per channel" with an unpublished
-# workspace-wide limit; every DM is its own channel, so the workspace limit is the one
-# that binds, and 600/min is a measured-safe start (a 429 still pauses everyone).
-DEFAULT_SLACK_PACE = {"chat.postMessage": 600.0, "users.lookupByEmail": 50.0, "users.list": 20.0}
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
-class SettingsError(Exception):
-    """A bad or missing setting; ``str()`` is the one line to show the operator."""
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_service_url(value: str) -> str:
-    """https:// anywhere; http:// only on loopback, where our local fakes live."""
-    parts = urlsplit(value)
-    if not parts.scheme or not parts.hostname:
-        raise ValueError("must be an absolute URL such as https://acme.okta.com")
-    if parts.scheme == "https":
-        return value
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
-        return value
-    raise ValueError("must use https:// (http:// is accepted only for 127.0.0.1, localhost, [::1])")
+__all__ = [
+    "CampaignSettings",
+    "DatabaseSettings",
+    "LoggingSettings",
+    "MessageSettings",
+    "OktaSettings",
+    "ReassignSettings",
+    "ReminderSettings",
+    "ServerSettings",
+    "Settings",
+    "SlackSettings",
+    "WorkerSettings",
+]
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _token(value: Any) -> Any:
-    """Secrets and ids arrive from files and orchestrators with a trailing newline
-    (``kubectl create secret --from-file`` keeps it): surrounding whitespace is never part
-    of a token, so it is dropped; whitespace inside one is refused."""
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if not isinstance(value, str):
-        return value
-    value = value.strip()
-    if any(ch.isspace() for ch in value):
-        raise ValueError("contains a space or line break inside the value; check how it is set")
-    return value
 
 
 class OktaSettings(_Section):
@@ -117,7 +66,7 @@ class OktaSettings(_Section):
 
     _tokens = field_validator(
         "api_token", "client_id", "private_key_id", "hook_secret", mode="before"
-    )(_token)
+    )(token)
 
     @field_validator("private_key_file", mode="before")
     @classmethod
@@ -144,7 +93,7 @@ class SlackSettings(_Section):
     calls_per_minute: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SLACK_PACE))
     dry_run: bool = False
 
-    _tokens = field_validator("bot_token", mode="before")(_token)
+    _tokens = field_validator("bot_token", mode="before")(token)
 
     @field_validator("calls_per_minute")
     @classmethod
@@ -231,32 +180,7 @@ class CampaignSettings(_Section):
     @field_validator("default_time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        return _check_zone(value)
-
-
-def time_of_day(value: Any) -> str:
-    """``"09:30"``, ``"9:30"`` or an unquoted ``9:30``, which YAML 1.1 reads as the
-    base-60 number 570 (minutes since midnight), all give ``"09:30"``."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
-        return f"{value // 60:02d}:{value % 60:02d}"
-    match = (
-        re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
-        if isinstance(value, str)
-        else None
-    )
-    if not match:
-        raise ValueError("must be a time of day as HH:MM, such as 09:00")
-    return f"{int(match[1]):02d}:{match[2]}"
-
-
-def _check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)"
-        ) from None
-    return value
+        return check_zone(value)
 
 
 class ReminderSettings(_Section):
@@ -281,7 +205,7 @@ class ReminderSettings(_Section):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        return _check_zone(value)
+        return check_zone(value)
 
 
 class LoggingSettings(_Section):
@@ -315,7 +239,7 @@ class Settings(_Section):
             secret = self.okta.hook_secret.get_secret_value()
             if not secret:
                 raise SettingsError(
-                    _missing("okta.hook_secret", "the hook endpoint refuses to start")
+                    missing("okta.hook_secret", "the hook endpoint refuses to start")
                 )
             if len(secret) < MIN_HOOK_SECRET_LENGTH:
                 raise SettingsError(
@@ -325,20 +249,18 @@ class Settings(_Section):
                 )
         if "okta" in needs:
             if not self.okta.org_url:
-                raise SettingsError(_missing("okta.org_url", "e.g. https://acme.okta.com"))
+                raise SettingsError(missing("okta.org_url", "e.g. https://acme.okta.com"))
             has_token = bool(self.okta.api_token.get_secret_value())
             has_oauth = bool(self.okta.client_id or self.okta.private_key_file)
             if not has_token and not has_oauth:
                 raise SettingsError(
-                    _missing("okta.api_token", "or OKTA_CLIENT_ID + OKTA_PRIVATE_KEY_FILE")
+                    missing("okta.api_token", "or OKTA_CLIENT_ID + OKTA_PRIVATE_KEY_FILE")
                 )
             if not has_token:
                 if not self.okta.client_id:
-                    raise SettingsError(_missing("okta.client_id", "needed with a private key"))
+                    raise SettingsError(missing("okta.client_id", "needed with a private key"))
                 if not self.okta.private_key_file:
-                    raise SettingsError(
-                        _missing("okta.private_key_file", "needed with a client id")
-                    )
+                    raise SettingsError(missing("okta.private_key_file", "needed with a client id"))
                 if not Path(self.okta.private_key_file).is_file():
                     raise SettingsError(
                         "okta.private_key_file: no such file (set OKTA_PRIVATE_KEY_FILE)"
@@ -348,7 +270,7 @@ class Settings(_Section):
             and not self.slack.dry_run
             and not self.slack.bot_token.get_secret_value()
         ):
-            raise SettingsError(_missing("slack.bot_token", "or set slack.dry_run: true"))
+            raise SettingsError(missing("slack.bot_token", "or set slack.dry_run: true"))
         return self
 
     def secrets(self) -> list[str]:
@@ -361,83 +283,3 @@ class Settings(_Section):
 
     def org_name(self) -> str:
         return self.messages.org_name or (urlsplit(self.okta.org_url).hostname or "your Okta org")
-
-
-def _missing(key: str, hint: str) -> str:
-    env = _ENV_FOR_KEY.get(key)
-    where = f"set {env}" if env else "set it in config.yaml"
-    return f"{key}: missing ({where}; {hint})"
-
-
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    section, key = dotted.split(".")
-    node = tree.setdefault(section, {})
-    if not isinstance(node, dict):
-        raise SettingsError(f"{section}: must be a mapping of settings, not {type(node).__name__}")
-    node[key] = value
-
-
-def _first_error(exc: ValidationError, secret_keys: Iterable[str]) -> str:
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"])
-    message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        message = "unknown setting (check the spelling against config.yaml)"
-    elif err["type"] == "missing":
-        message = "missing"
-    shown = err.get("input")
-    # Echo the offending value only when it is short and not a secret.
-    if (
-        key not in secret_keys
-        and isinstance(shown, str | int | float)
-        and not isinstance(shown, bool)
-        and err["type"] != "extra_forbidden"
-        and len(str(shown)) <= 80
-    ):
-        message += f" (got {shown!r})"
-    env = _ENV_FOR_KEY.get(key)
-    if env:
-        message += f"; set by {env} or config.yaml"
-    return f"{key}: {message}"
-
-
-_SECRET_KEYS = {"okta.api_token", "okta.hook_secret", "slack.bot_token"}
-
-
-def load_settings(
-    path: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Settings:
-    """Read ``path`` (or $CERTNOTIFY_CONFIG, or ./config.yaml if present) and the environment."""
-    environ = os.environ if environ is None else environ
-    if path is None:
-        path = environ.get("CERTNOTIFY_CONFIG") or None
-    tree: dict[str, Any] = {}
-    if path is not None or Path("config.yaml").is_file():
-        file = Path(path) if path is not None else Path("config.yaml")
-        try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SettingsError(
-                f"config file {file}: not found (check --config / CERTNOTIFY_CONFIG)"
-            ) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark else ""
-            raise SettingsError(f"config file {file}:{where} is not valid YAML") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise SettingsError(f"config file {file}: must be a mapping of sections")
-        tree = {k: (dict(v) if isinstance(v, dict) else v) for k, v in loaded.items()}
-        for section, value in tree.items():
-            if value is None:
-                tree[section] = {}
-    for env, dotted in ENV_VARS.items():
-        value = environ.get(env)
-        if value:  # an empty variable (common in compose files) means "not set"
-            _set_dotted(tree, dotted, value)
-    try:
-        return Settings.model_validate(tree)
-    except ValidationError as exc:
-        raise SettingsError(_first_error(exc, _SECRET_KEYS)) from None
