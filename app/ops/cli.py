@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -119,46 +118,19 @@ def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
 @click.pass_obj
 def serve(obj: Context, host: str | None, port: int | None, no_worker: bool) -> None:
     """Serve the hook endpoint (gunicorn) plus one background worker."""
-    import tempfile
-
-    from app.db import Store
-    from app.ops.serve import (
-        Supervisor,
-        check_listen,
-        child_env,
-        gunicorn_command,
-        worker_command,
-    )
+    from app.ops.serve import run_serve
 
     settings = obj.settings("hook") if no_worker else obj.settings("hook", "okta", "slack")
-    if not no_worker:
-        from app.services import okta_auth
-
-        okta_auth(settings)  # a private key Okta would refuse: one line now, not a restart loop
-    host, port = host or settings.server.host, port or settings.server.port
-    check_listen(host, port)
-    # Migrate once here, before several gunicorn processes open the file.
-    store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
-    store.migrate()
-    store.close()
-    commands = {
-        "web": gunicorn_command(
-            host,
-            port,
-            settings.server.web_workers,
-            settings.server.web_threads,
+    sys.exit(
+        run_serve(
+            settings,
+            host=host,
+            port=port,
+            with_worker=not no_worker,
+            config_path=obj.config_path,
             log_level=obj.log_level,
         )
-    }
-    if not no_worker:
-        commands["worker"] = worker_command(obj.config_path, obj.log_level)
-    with tempfile.TemporaryDirectory(prefix="certnotify-metrics-") as metrics_dir:
-        env = child_env(obj.config_path, log_level=obj.log_level, metrics_dir=metrics_dir)
-        supervisor = Supervisor(commands, env)
-        supervisor.install_signal_handlers()
-        supervisor.start()
-        code = supervisor.wait()
-    sys.exit(code)
+    )
 
 
 @cli.command()
@@ -320,30 +292,12 @@ def backfill(obj: Context, since) -> None:
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
     """Counts: campaigns, inbox, messages, last reminder run, worker heartbeat, problems."""
-    from app.db import DatabaseMissing, Store
-    from app.ops.status import collect_status, format_status
-    from app.pipeline.lock import WorkerLock
-    from app.timeutil import system_clock
+    from app.ops.status import StatusUnavailable, status_report
 
-    settings = obj.settings()
-    path = settings.database.path
-    # Read-only: a mistyped path must not create an empty database that says "none".
     try:
-        store = Store.open(path, settings.database.busy_timeout_seconds, readonly=True)
-    except DatabaseMissing:
-        raise click.ClickException(
-            f"no database at {path} (check database.path / CERTNOTIFY_DB)"
-        ) from None
-    try:
-        if store.needs_migration():
-            raise click.ClickException(
-                f"the database at {path} needs migrating to this version of certnotify;"
-                " run `certnotify migrate` (serve and worker do it when they start)"
-            )
-        report = collect_status(store, system_clock(), WorkerLock(path))
-    finally:
-        store.close()
-    click.echo(json.dumps(report, indent=2) if as_json else format_status(report))
+        click.echo(status_report(obj.settings(), as_json=as_json))
+    except StatusUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command()

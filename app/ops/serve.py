@@ -17,10 +17,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 
-from app.config import SettingsError
+from app.config import Settings, SettingsError
 from app.logs import LEVEL_ENV
 from app.ops.lifeline import ENV
 
@@ -215,3 +216,44 @@ def child_env(
     env.update(extra or {})
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def run_serve(
+    settings: Settings,
+    *,
+    host: str | None,
+    port: int | None,
+    with_worker: bool,
+    config_path: str | None,
+    log_level: str,
+) -> int:
+    """``certnotify serve``: check what can be checked in one line, create or migrate the
+    database, then supervise gunicorn and the worker until a signal."""
+    from app.db import Store
+    from app.services import okta_auth
+
+    if with_worker:
+        okta_auth(settings)  # a private key Okta would refuse: one line now, not a restart loop
+    host, port = host or settings.server.host, port or settings.server.port
+    check_listen(host, port)
+    # Migrate once here, before several gunicorn processes open the file.
+    store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
+    store.migrate()
+    store.close()
+    commands = {
+        "web": gunicorn_command(
+            host,
+            port,
+            settings.server.web_workers,
+            settings.server.web_threads,
+            log_level=log_level,
+        )
+    }
+    if with_worker:
+        commands["worker"] = worker_command(config_path, log_level)
+    with tempfile.TemporaryDirectory(prefix="certnotify-metrics-") as metrics_dir:
+        env = child_env(config_path, log_level=log_level, metrics_dir=metrics_dir)
+        supervisor = Supervisor(commands, env)
+        supervisor.install_signal_handlers()
+        supervisor.start()
+        return supervisor.wait()

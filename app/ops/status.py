@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from app.db import Store
+from app.config import Settings
+from app.db import DatabaseMissing, Store
 from app.ops.health import heartbeat_age, problems
 from app.pipeline.lock import WorkerLock
+from app.timeutil import system_clock
 
 __all__ = ["collect_status", "format_status"]
 
@@ -116,3 +119,29 @@ def _format_run(run: dict[str, Any] | None) -> str:
         f"unmapped {run.get('unmapped', 0)}, failed {run.get('failed', 0)}, "
         f"retired {len(run.get('retired') or [])}"
     )
+
+
+class StatusUnavailable(Exception):
+    """No status to give (no database, or one that needs migrating): one line."""
+
+
+def status_report(settings: Settings, *, as_json: bool, now: datetime | None = None) -> str:
+    """``certnotify status``. Read-only: a mistyped path must not create an empty
+    database that says "none", and an old one is not migrated behind anyone's back."""
+    path = settings.database.path
+    try:
+        store = Store.open(path, settings.database.busy_timeout_seconds, readonly=True)
+    except DatabaseMissing:
+        raise StatusUnavailable(
+            f"no database at {path} (check database.path / CERTNOTIFY_DB)"
+        ) from None
+    try:
+        if store.needs_migration():
+            raise StatusUnavailable(
+                f"the database at {path} needs migrating to this version of certnotify;"
+                " run `certnotify migrate` (serve and worker do it when they start)"
+            )
+        report = collect_status(store, now or system_clock(), WorkerLock(path))
+    finally:
+        store.close()
+    return json.dumps(report, indent=2) if as_json else format_status(report)

@@ -21,12 +21,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from app.db import Store
 from app.integrations.okta import OktaAuthError, OktaError, OktaUnavailable
-from app.integrations.slack import SlackAuthError, SlackTransientError
-from app.models import ClaimedEvent, EventOutcome
 from app.pipeline.backfill import automatic_since, backfill
 from app.pipeline.commands import CommandRunner
 from app.pipeline.credentials import (
@@ -35,10 +33,9 @@ from app.pipeline.credentials import (
     SLACK_AUTH,
     SLACK_DOWN,
     CredentialCheck,
-    okta_setting,
 )
+from app.pipeline.event_runner import EventRunner
 from app.pipeline.lock import AnotherWorkerRunning, WorkerLock
-from app.pipeline.on_launch import RetryLater
 from app.pipeline.registry import Handler, RoundJob, event_handlers, round_jobs
 from app.pipeline.schedule import ReminderSchedule
 from app.services import Services
@@ -88,6 +85,13 @@ class Worker:
             services.clock,
             outbox=services.outbox,
         )
+        self.events = EventRunner(
+            self.handlers,
+            services.store,
+            self.credentials,
+            services.settings,
+            services.clock,
+        )
         self.stop_event = threading.Event()
         self.commands = (
             CommandRunner(services.store, self.thread_services, services.clock, self.stop_event)
@@ -118,108 +122,6 @@ class Worker:
         if self._last_beat is not None and now - self._last_beat < timedelta(seconds=1):
             return  # at most once a second from the loop; the heartbeat thread does the rest
         self._last_beat = self._beat(self.services.store)
-
-    # -- events ------------------------------------------------------------------
-    def _retry(self, event: ClaimedEvent, delay: float, error: str) -> EventOutcome:
-        now = self.services.clock()
-        if event.attempts >= self.settings.max_attempts:
-            log.error("event %s (%s) failed for good: %s", event.uuid, event.event_type, error)
-            return EventOutcome(
-                event.uuid, "failed", f"gave up after {event.attempts} tries: {error}"
-            )
-        log.warning(
-            "event %s (%s) will be retried in %.0f s: %s",
-            event.uuid,
-            event.event_type,
-            delay,
-            error,
-        )
-        return EventOutcome(event.uuid, "pending", error, now + timedelta(seconds=delay))
-
-    def _wait_for_upstream(self, event: ClaimedEvent, error: str, retry_at: float) -> EventOutcome:
-        """An outage, not this event's fault: back to pending, its try given back."""
-        now = self.services.clock()
-        when = max(datetime.fromtimestamp(retry_at, UTC), now) if retry_at else now
-        return EventOutcome(event.uuid, "pending", error[:300], when, uncounted=True)
-
-    def _okta_refused(self, event: ClaimedEvent, error: str) -> EventOutcome:
-        now = self.services.clock()
-        setting = okta_setting(self.services.settings)
-        message = f"{setting} rejected: {error}"[:300]
-        self.services.store.state.set(
-            OKTA_AUTH, {"setting": setting, "error": error[:200], "message": message,
-                        "at": iso(now)}, now,
-        )  # fmt: skip
-        self.credentials.problem_reported()
-        log.error("%s; event %s kept until it works again", message, event.uuid)
-        return self._wait_for_upstream(event, error, now.timestamp() + 60)
-
-    def process(self, event: ClaimedEvent) -> EventOutcome:
-        """Run the event's handler; say what became of it (the caller records it).
-
-        Each event stands alone: one that cannot be decoded or handled fails with its
-        reason, and the rest of the batch goes on."""
-        handler = self.handlers.get(event.event_type)
-        if handler is None:
-            return EventOutcome(event.uuid, "ignored")
-        try:
-            event.payload  # noqa: B018 - decode now, inside this event's own try
-        except (ValueError, RecursionError, MemoryError) as exc:
-            log.error("event %s cannot be decoded: %s", event.uuid, type(exc).__name__)
-            return EventOutcome(event.uuid, "failed", f"stored body unusable: {type(exc).__name__}")
-        backoff = min(30.0 * 2 ** (event.attempts - 1), 3600.0)
-        try:
-            status = handler(event)
-        except RetryLater as exc:
-            return self._retry(event, exc.delay, str(exc))
-        except OktaAuthError as exc:
-            return self._okta_refused(event, str(exc))
-        except OktaUnavailable as exc:
-            return self._wait_for_upstream(event, str(exc), exc.retry_at)
-        except SlackAuthError as exc:
-            now = self.services.clock()
-            self.services.store.state.set(
-                SLACK_AUTH, {"setting": "SLACK_BOT_TOKEN", "error": exc.code,
-                             "message": f"SLACK_BOT_TOKEN rejected: {exc.code}",
-                             "at": iso(now)}, now,
-            )  # fmt: skip
-            self.credentials.problem_reported()
-            return self._wait_for_upstream(event, exc.code, now.timestamp() + 60)
-        except SlackTransientError as exc:
-            return self._wait_for_upstream(
-                event, f"slack: {exc}", self.services.clock().timestamp() + 60
-            )
-        except sqlite3.OperationalError as exc:
-            return self._retry(event, backoff, f"database: {exc}")
-        except (OktaError, ValueError) as exc:
-            log.error("event %s (%s) failed: %s", event.uuid, event.event_type, exc)
-            return EventOutcome(event.uuid, "failed", str(exc))
-        except Exception as exc:
-            log.exception("event %s (%s): unexpected error", event.uuid, event.event_type)
-            return self._retry(event, backoff, f"{type(exc).__name__}: {exc}")
-        return EventOutcome(event.uuid, status)
-
-    def _process_events(self) -> bool:
-        store = self.services.store
-        events = store.inbox.claim(self.services.clock(), self.settings.batch_size)
-        outcomes = []
-        for event in events:
-            if self._credentials_refused():  # refused mid-batch: the rest waits, untouched
-                outcomes.append(self._wait_for_upstream(event, "credentials refused", 0.0))
-                continue
-            outcomes.append(self.process(event))
-        # Outcomes are recorded together: one write per batch, not per event, keeps the
-        # write lock free for the hook endpoint during an event storm. A crash before
-        # this just means the batch is handled again (handlers are idempotent).
-        if outcomes:
-            store.inbox.record_outcomes(outcomes, self.services.clock())
-        return bool(events)
-
-    def _credentials_refused(self) -> bool:
-        """Events wait while Okta or Slack refuses our credentials: handling them needs
-        both (a launch reads Okta, then looks people up in Slack)."""
-        store = self.services.store
-        return bool(store.state.get(OKTA_AUTH) or store.state.get(SLACK_AUTH))
 
     # -- housekeeping -------------------------------------------------------------------
     def _check_database_file(self) -> None:
@@ -279,8 +181,8 @@ class Worker:
         if self.credentials.due():
             self.credentials.run()
         busy = False
-        if not self._credentials_refused():
-            busy = self._process_events()
+        if not self.events.credentials_refused():
+            busy = self.events.run_batch(self.settings.batch_size)
             self._maybe_backfill()
         slack_ok = not store.state.get(SLACK_AUTH)
         if slack_ok:
