@@ -1,18 +1,14 @@
-"""Okta event-hook envelopes and the System Log events inside them (pure parsing).
+"""The System Log events certnotify handles (delivered by the hook or read back from
+the System Log): their types, checks, and read-only views (pure).
 
-An envelope is ``{"eventType": "com.okta.event_hook", "eventId": …, "data": {"events": [...]}}``.
-A body that is not an envelope is rejected as a whole (HTTP 400). Inside a valid
-envelope each event stands alone: a malformed one, or one naming an invalid
-campaign id, is dropped and counted, never a reason to refuse the delivery
-(Okta does not retry 4xx, so refusing would lose the good events with it).
+The envelope around hook deliveries is parsed in app.intake.envelope.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,51 +17,21 @@ from app.models import is_okta_id
 __all__ = [
     "CLOSE",
     "DECIDE",
-    "ENVELOPE_TYPE",
     "LAUNCH",
+    "TOKEN",
     "Delivery",
-    "EnvelopeError",
     "EventView",
     "HookEvent",
     "check_event",
-    "parse_envelope",
 ]
 
-ENVELOPE_TYPE = "com.okta.event_hook"
 LAUNCH = "certification.campaign.launch"
 CLOSE = "certification.campaign.close"
 DECIDE = "certification.campaign.item.decide"
 _CAMPAIGN_EVENTS = {LAUNCH, CLOSE, DECIDE}
 
 # uuid and eventType are echoed into logs and the DB: keep them short and printable.
-_TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-class EnvelopeError(ValueError):
-    """The body is JSON but not an Okta event-hook envelope."""
-
-
-# An Okta envelope nests about 7 deep (envelope, data, events, event, debugContext,
-# debugData, ...). Anything far deeper is an attack on whatever walks it later.
-MAX_NESTING = 32
-
-
-def nested_deeper_than(value: object, limit: int = MAX_NESTING) -> bool:
-    """Is any array or object in ``value`` more than ``limit`` levels deep? (Iterative:
-    a recursive walk would itself fail on the input it checks.)"""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, Mapping):
-            children: Iterable[object] = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -100,10 +66,10 @@ def check_event(event: object) -> HookEvent | str:
     if not isinstance(event, Mapping):
         return "event is not an object"
     uuid = event.get("uuid")
-    if not isinstance(uuid, str) or not _TOKEN.fullmatch(uuid):
+    if not isinstance(uuid, str) or not TOKEN.fullmatch(uuid):
         return "event has no valid uuid"
     event_type = event.get("eventType")
-    if not isinstance(event_type, str) or not _TOKEN.fullmatch(event_type):
+    if not isinstance(event_type, str) or not TOKEN.fullmatch(event_type):
         return "event has no valid eventType"
     published = event.get("published")
     published = published if isinstance(published, str) and len(published) <= 40 else ""
@@ -123,34 +89,6 @@ def check_event(event: object) -> HookEvent | str:
         if not campaign_id and not review_id:
             return f"{event_type}: neither campaignId nor campaignItemReviewerId"
     return HookEvent(uuid, event_type, published, campaign_id, event)
-
-
-def parse_envelope(body: object, raw_body: bytes = b"") -> Delivery:
-    """Validate the envelope; sort its events into accepted and dropped."""
-    if nested_deeper_than(body):
-        raise EnvelopeError(f"body nested more than {MAX_NESTING} levels deep")
-    if not isinstance(body, Mapping) or body.get("eventType") != ENVELOPE_TYPE:
-        raise EnvelopeError("not an Okta event hook envelope (eventType)")
-    data = body.get("data")
-    events = data.get("events") if isinstance(data, Mapping) else None
-    if not isinstance(events, list):
-        raise EnvelopeError("not an Okta event hook envelope (data.events)")
-    event_id = body.get("eventId")
-    if not isinstance(event_id, str) or not _TOKEN.fullmatch(event_id):
-        # Okta always sends one; without it, the body itself identifies the delivery.
-        event_id = "sha256:" + hashlib.sha256(raw_body).hexdigest()[:40]
-    delivery = Delivery(event_id=event_id)
-    seen: set[str] = set()
-    for event in events:
-        checked = check_event(event)
-        if isinstance(checked, str):
-            delivery.dropped.append(checked)
-        elif checked.uuid in seen:
-            delivery.dropped.append("duplicate uuid within the delivery")
-        else:
-            seen.add(checked.uuid)
-            delivery.events.append(checked)
-    return delivery
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.events import parse_envelope
+from app.intake.envelope import parse_envelope
 from app.integrations.okta import OktaClient, SSWSAuth, build_http_client
 from app.logs import RedactingFormatter, configure_logging
 from app.messages import (

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.events import EnvelopeError, parse_envelope
+from app.intake.envelope import EnvelopeError, parse_envelope
 from app.models import Campaign, Review, ReviewerTally
 from tests.helpers import sample
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from app.db import Store
-from app.events import parse_envelope
+from app.intake.envelope import parse_envelope
 from app.models import Campaign
 from app.pipeline.on_launch import launch_campaign
 from app.services import Services
