@@ -86,8 +86,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": self.redact(record.getMessage()),
         }
-        if getattr(record, "event_id", ""):
-            entry["event_id"] = record.event_id
+        event_id = getattr(record, "event_id", "")
+        if event_id:
+            entry["event_id"] = event_id
         if record.exc_info:
             entry["exception"] = self.redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

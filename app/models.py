@@ -18,7 +18,6 @@ from app.timeutil import parse_okta_time
 
 __all__ = [
     "Campaign",
-    "OktaId",
     "Person",
     "Review",
     "ReviewerTally",
@@ -29,8 +28,6 @@ __all__ = [
 # Okta ids are alphanumeric. Anything else that claims to be an id came from
 # outside and must never reach a URL path or a filter expression.
 _OKTA_ID = re.compile(r"[A-Za-z0-9]{1,64}")
-
-OktaId = str
 
 PENDING = "UNREVIEWED"
 # Reviews whose reviewer is a set of people, not one person: nobody to DM.
@@ -103,8 +100,8 @@ class Person:
         if not isinstance(profile, Mapping):
             return None
         email = _text(profile.get("email"), 320)
-        okta_id = profile.get("id")
-        okta_id = okta_id if is_okta_id(okta_id) else ""
+        raw_id = profile.get("id")
+        okta_id = raw_id if isinstance(raw_id, str) and is_okta_id(raw_id) else ""
         if not email and not okta_id:
             return None
         return cls(
@@ -144,10 +141,12 @@ class Review:
             reviewer = Person.from_profile(data.get("reviewerProfile"))
         group = data.get("reviewerGroupProfile")
         group = group if isinstance(group, Mapping) else {}
-        campaign_id = data.get("campaignId")
+        raw_campaign = data.get("campaignId")
         return cls(
             id=str(review_id),
-            campaign_id=campaign_id if is_okta_id(campaign_id) else "",
+            campaign_id=raw_campaign
+            if isinstance(raw_campaign, str) and is_okta_id(raw_campaign)
+            else "",
             decision=_text(data.get("decision"), 40).upper() or PENDING,
             reviewer_type=reviewer_type,
             reviewer=reviewer,

@@ -33,7 +33,12 @@ def test_every_process_logs_json_lines_with_secrets_redacted(tmp_path, fake_okta
     entries = [json.loads(line) for line in lines_of(tmp_path / "serve.log")]
     loggers = {e["logger"] for e in entries}
     # gunicorn's arbiter and access log, the web app, the worker, serve itself.
-    assert {"gunicorn.error", "gunicorn.access", "app.web", "app.pipeline.worker"} <= loggers
+    assert {
+        "gunicorn.error",
+        "gunicorn.access",
+        "app.intake.endpoint",
+        "app.pipeline.worker",
+    } <= loggers
     assert all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
     # --log-level DEBUG reached the worker process.
     assert any(e["level"] == "DEBUG" and e["logger"].startswith("app.") for e in entries)

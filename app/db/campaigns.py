@@ -43,7 +43,7 @@ class Campaigns(Table):
             "not_found_since": None,  # Okta just answered for it
         }
         with self.write() as db:
-            db["campaigns"].upsert(row, pk="id")
+            db.table("campaigns").upsert(row, pk="id")
             if launched:
                 db.execute(
                     "UPDATE campaigns SET launched_at = coalesce(launched_at, ?) WHERE id = ?",
@@ -123,7 +123,7 @@ class Campaigns(Table):
                 "UPDATE reviewers SET pending_items = 0, updated_at = ? WHERE campaign_id = ?",
                 [stamp, campaign_id],
             )
-            db["reviewers"].upsert_all(
+            db.table("reviewers").upsert_all(
                 (
                     {
                         "campaign_id": campaign_id,
@@ -189,7 +189,7 @@ class Campaigns(Table):
     ) -> None:
         """The campaign's pending reviews without a person, as of this read (in a write)."""
         self.db.execute("DELETE FROM unresolved_reviews WHERE campaign_id = ?", [campaign_id])
-        self.db["unresolved_reviews"].insert_all(
+        self.db.table("unresolved_reviews").insert_all(
             (
                 {
                     "campaign_id": campaign_id,

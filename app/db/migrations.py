@@ -16,7 +16,7 @@ migrations = Migrations("certnotify")
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["hook_deliveries"].create(
+    db.table("hook_deliveries").create(
         {
             "event_id": str,
             "received_at": str,
@@ -29,7 +29,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="event_id",
         not_null={"received_at"},
     )
-    db["inbox"].create(
+    db.table("inbox").create(
         {
             "uuid": str,
             "event_id": str,
@@ -50,8 +50,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         not_null={"event_id", "event_type", "received_at", "payload", "status", "attempts"},
         defaults={"status": "pending", "attempts": 0},
     )
-    db["inbox"].create_index(["status", "not_before"], index_name="inbox_due")
-    db["campaigns"].create(
+    db.table("inbox").create_index(["status", "not_before"], index_name="inbox_due")
+    db.table("campaigns").create(
         {
             "id": str,
             "name": str,
@@ -67,7 +67,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["reviewers"].create(
+    db.table("reviewers").create(
         {
             "campaign_id": str,
             "recipient": str,  # Okta user id, else lower-cased email
@@ -83,7 +83,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk=("campaign_id", "recipient"),
     )
-    db["unresolved_reviews"].create(
+    db.table("unresolved_reviews").create(
         {
             "campaign_id": str,
             "review_id": str,
@@ -94,7 +94,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk=("campaign_id", "review_id"),
     )
-    db["deliveries"].create(
+    db.table("deliveries").create(
         {
             "id": int,
             "campaign_id": str,
@@ -103,7 +103,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             "milestone": str,  # "" for launch, "day7" for reminders, a batch key for reassign
             "email": str,
             "slack_user_id": str,
-            "status": str,  # pending | sending | sent | failed | unmapped
+            # pending | sending | sent | failed | unmapped | skipped (m005 renames the
+            # table to messages)
+            "status": str,
             "text": str,
             "blocks": str,
             "channel": str,
@@ -120,21 +122,21 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         not_null={"campaign_id", "recipient", "kind", "milestone", "status", "attempts"},
         defaults={"attempts": 0, "milestone": ""},
     )
-    db["deliveries"].create_index(
+    db.table("deliveries").create_index(
         ["campaign_id", "recipient", "kind", "milestone"], unique=True, index_name="ledger_key"
     )
-    db["deliveries"].create_index(["status", "not_before"], index_name="deliveries_due")
-    db["slack_users"].create(
+    db.table("deliveries").create_index(["status", "not_before"], index_name="deliveries_due")
+    db.table("slack_users").create(
         {"email": str, "user_id": str, "state": str, "checked_at": str},
         pk="email",
     )
-    db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+    db.table("kv").create({"key": str, "value": str, "updated_at": str}, pk="key")
 
 
 @migrations()
 def m002_reminder_runs(db: sqlite_utils.Database) -> None:
     """One row per reminder pass: the audit trail of who ran what, and when."""
-    db["reminder_runs"].create(
+    db.table("reminder_runs").create(
         {
             "id": int,
             "trigger": str,  # schedule | startup | command
@@ -155,7 +157,7 @@ def m003_reassignments(db: sqlite_utils.Database) -> None:
     """Reassigned reviews, one row per (campaign, review, new reviewer): redelivered
     events find their row and add nothing. ``batch`` names the message that told the
     new reviewer (the ledger milestone), set when it is planned."""
-    db["reassignments"].create(
+    db.table("reassignments").create(
         {
             "id": int,
             "campaign_id": str,
@@ -174,10 +176,12 @@ def m003_reassignments(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"campaign_id", "review_id", "recipient", "received_ts"},
     )
-    db["reassignments"].create_index(
+    db.table("reassignments").create_index(
         ["campaign_id", "review_id", "recipient"], unique=True, index_name="reassignment_key"
     )
-    db["reassignments"].create_index(["batch", "received_ts"], index_name="reassignments_open")
+    db.table("reassignments").create_index(
+        ["batch", "received_ts"], index_name="reassignments_open"
+    )
 
 
 @migrations()
@@ -190,8 +194,8 @@ def m004_recovery(db: sqlite_utils.Database) -> None:
     * ``jobs``: one sender per deployment. ``remind``, ``sync`` and ``test-message`` hand
       their work to the live worker through this table and wait for its result.
     """
-    db["campaigns"].add_column("not_found_since", str)
-    db["jobs"].create(
+    db.table("campaigns").add_column("not_found_since", str)
+    db.table("jobs").create(
         {
             "id": int,
             "kind": str,  # remind | sync | test-message
@@ -207,7 +211,7 @@ def m004_recovery(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"kind", "args", "status", "requested_at"},
     )
-    db["jobs"].create_index(["status", "id"], index_name="jobs_due")
+    db.table("jobs").create_index(["status", "id"], index_name="jobs_due")
 
 
 @migrations()
@@ -216,4 +220,4 @@ def m005_messages(db: sqlite_utils.Database) -> None:
     ledger table ``deliveries`` becomes ``messages`` (its rows and unique key unchanged)."""
     db.execute("ALTER TABLE deliveries RENAME TO messages")
     db.execute("DROP INDEX IF EXISTS deliveries_due")
-    db["messages"].create_index(["status", "not_before"], index_name="messages_due")
+    db.table("messages").create_index(["status", "not_before"], index_name="messages_due")

@@ -18,7 +18,7 @@ class State(Table):
 
     def set(self, key: str, value: Any, now: datetime) -> None:
         with self.write() as db:
-            db["kv"].upsert(
+            db.table("kv").upsert(
                 {"key": key, "value": json.dumps(value), "updated_at": iso(now)}, pk="key"
             )
 
@@ -39,7 +39,7 @@ class ReminderRuns(Table):
                 " VALUES (?, ?, ?, ?, ?)",
                 [trigger, for_date, int(dry_run), pid, iso(now)],
             )
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid or 0)
 
     def finish(self, run_id: int, summary: dict[str, Any], now: datetime) -> None:
         with self.write() as db:
@@ -83,7 +83,7 @@ class Jobs(Table):
                 " VALUES (?, ?, 'pending', ?, ?)",
                 [kind, json.dumps(args), requested_by, iso(now)],
             )
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid or 0)
 
     def claim(self, now: datetime, job_id: int | None = None) -> dict[str, Any] | None:
         """The oldest pending job (or ``job_id`` if still pending), marked running."""
@@ -130,7 +130,7 @@ class SlackUsers(Table):
     def save(self, entries: Iterable[tuple[str, str | None, str]], now: datetime) -> None:
         stamp = iso(now)
         with self.write() as db:
-            db["slack_users"].upsert_all(
+            db.table("slack_users").upsert_all(
                 (
                     {"email": email.lower(), "user_id": uid, "state": state, "checked_at": stamp}
                     for email, uid, state in entries

@@ -55,8 +55,6 @@ class IntakeWriter:
         self._lock = threading.Lock()
         self._pid: int | None = None  # the writer thread belongs to one process (fork!)
         self._store: Store | None = None
-        self.batches = 0
-        self.largest_batch = 0
         self.last_error = ""  # "" while the last batch succeeded
         self._probe_lock = threading.Lock()
         self._probe_at = 0.0
@@ -72,9 +70,9 @@ class IntakeWriter:
                 thread.start()
                 self._pid = os.getpid()
 
-    def _submit(self, item: object, now: datetime, timeout: float):
+    def _submit(self, item: object, now: datetime, timeout: float) -> IntakeResult | None:
         self._ensure_started()
-        future: Future = Future()
+        future: Future[IntakeResult | None] = Future()
         self._queue.put((item, now, future))
         try:
             return future.result(timeout=timeout)
@@ -86,7 +84,9 @@ class IntakeWriter:
 
     def record(self, delivery: Delivery, now: datetime, timeout: float) -> IntakeResult:
         """Store ``delivery``; returns once committed. Raises on failure or ``timeout``."""
-        return self._submit(delivery, now, timeout)
+        result = self._submit(delivery, now, timeout)
+        assert result is not None  # a delivery (not a probe) always has its result
+        return result
 
     def probe(self, now: datetime, timeout: float) -> str | None:
         """Prove that a hook could be stored now: None, or why not (one line)."""
@@ -138,9 +138,7 @@ class IntakeWriter:
         batch = [b for b in batch if b[2].set_running_or_notify_cancel()]
         if not batch:
             return
-        self.batches += 1
-        self.largest_batch = max(self.largest_batch, len(batch))
-        deliveries = [(d, now) for d, now, _ in batch if d is not _PROBE]
+        deliveries = [(d, now) for d, now, _ in batch if isinstance(d, Delivery)]
         try:
             store = self._connection()
             with store.write():

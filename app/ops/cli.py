@@ -1,4 +1,7 @@
-"""``certnotify`` commands. Each is thin: load settings, build services, call one function."""
+"""``certnotify`` commands: parse the arguments, load the settings, and hand the work to
+the function the service itself runs (a reminder pass, a launch, a status report...).
+
+Every failure ends as one ``Error:`` line and a non-zero exit code (``main``)."""
 
 from __future__ import annotations
 
@@ -7,13 +10,17 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.config import Settings, SettingsError, load_settings
 from app.logs import LEVELS, configure_logging
 from app.models import is_okta_id
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 __all__ = ["main"]
 
@@ -33,7 +40,7 @@ class Context:
         configure_logging(settings.secrets(), self.log_level, settings.logging.format)
         return settings
 
-    def services(self, *needs: str):
+    def services(self, *needs: str) -> Services:
         from app.services import Services
 
         settings = self.settings(*needs)
@@ -206,7 +213,7 @@ def _as_job(obj: Context, kind: str, args: dict[str, Any], *needs: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; record nothing.")
 @click.pass_obj
 @_exit_on_error
-def remind(obj: Context, for_date, dry_run: bool) -> None:
+def remind(obj: Context, for_date: datetime | None, dry_run: bool) -> None:
     """One reminder pass now (the daily job runs the same code)."""
     day = for_date.date() if for_date else None
     if not dry_run:
@@ -267,7 +274,7 @@ def test_message_cmd(obj: Context, target: str) -> None:
 )
 @click.pass_obj
 @_exit_on_error
-def backfill(obj: Context, since) -> None:
+def backfill(obj: Context, since: datetime) -> None:
     """Read certification events from Okta's System Log since SINCE into the inbox."""
     from datetime import UTC
 

@@ -17,6 +17,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -99,7 +100,7 @@ def _free_port(preferred: int) -> int:
             return preferred
         except OSError:
             probe.bind(("127.0.0.1", 0))
-            return probe.getsockname()[1]
+            return int(probe.getsockname()[1])
 
 
 def _wait_healthy(base: str, supervisor: Supervisor, timeout: float = 30.0) -> bool:
@@ -122,14 +123,14 @@ def _wait_settled(db_path: Path, supervisor: Supervisor, timeout: float = 60.0) 
         while time.monotonic() < deadline and not supervisor.signalled:
             inbox = store.inbox.counts()
             busy = inbox.get("pending", 0) + inbox.get("processing", 0)
-            if not busy and sum(inbox.values()) and not store.messages.unsettled():
+            if not busy and any(inbox.values()) and not store.messages.unsettled():
                 return
             time.sleep(0.3)
     finally:
         store.close()
 
 
-def run_demo(port: int = 8080, out=sys.stdout) -> int:
+def run_demo(port: int = 8080, out: TextIO = sys.stdout) -> int:
     def say(line: str = "") -> None:
         print(line, file=out, flush=True)
 

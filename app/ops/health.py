@@ -21,8 +21,9 @@ FAILED_EVENTS_WINDOW = timedelta(hours=24)
 
 def heartbeat_age(store: Store, now: datetime) -> float | None:
     beat = store.state.get("worker_heartbeat")
-    if isinstance(beat, dict) and isinstance(beat.get("ts"), int | float):
-        return round(now.timestamp() - beat["ts"], 1)
+    ts = beat.get("ts") if isinstance(beat, dict) else None
+    if isinstance(ts, int | float):
+        return round(now.timestamp() - float(ts), 1)
     return None
 
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
+from flask.typing import ResponseReturnValue
 
 from app.intake.context import current
 from app.intake.endpoint import INTAKE_TIMEOUT_SECONDS
@@ -21,7 +22,7 @@ probes = Blueprint("probes", __name__)
 
 
 @probes.get("/healthz")
-def healthz() -> Response:
+def healthz() -> ResponseReturnValue:
     """503 while hooks cannot be stored (a write is proven through the intake writer);
     otherwise 200 with ``status`` "ok", or "degraded" and the ``problems`` that make it so
     (worker silent, credentials refused, Okta or Slack unreachable, events failed)."""

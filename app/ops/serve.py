@@ -55,8 +55,9 @@ def gunicorn_command(
         f"{host}:{port}",
         "--workers",
         str(workers),
-        # Threads: an ack is one small insert, so a few threads per process keep
-        # latency flat under a burst of deliveries.
+        # Threads (server.web_threads, 16 by default): a hook request holds one only
+        # while it waits for its group commit, so many threads in one process (one
+        # writer batching them all) keep latency flat under a burst (README, Performance).
         "--worker-class",
         "gthread",
         "--threads",

@@ -36,7 +36,7 @@ def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) 
     age = heartbeat_age(store, now)
     by_status: dict[str, int] = {}
     for c in campaigns:
-        key = "retired" if c["retired"] else (c["status"] or "UNKNOWN")
+        key = "retired" if c["retired"] else str(c["status"] or "UNKNOWN")
         by_status[key] = by_status.get(key, 0) + 1
     return {
         "campaigns_by_status": by_status,

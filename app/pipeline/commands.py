@@ -52,7 +52,13 @@ def requested_by() -> str:
 
 
 # -- the jobs themselves ------------------------------------------------------------------
-def _remind(services: Services, args: dict[str, Any], out: TextIO, send: bool, stop) -> int:
+def _remind(
+    services: Services,
+    args: dict[str, Any],
+    out: TextIO,
+    send: bool,
+    stop: threading.Event | None,
+) -> int:
     day = date.fromisoformat(args["date"]) if args.get("date") else None
     result = run_reminder_pass(services, today=day, stop=stop, send=send, out=out)
     print(result.line(), file=out)
@@ -65,7 +71,13 @@ def _remind(services: Services, args: dict[str, Any], out: TextIO, send: bool, s
     return 0
 
 
-def _sync(services: Services, args: dict[str, Any], out: TextIO, send: bool, stop) -> int:
+def _sync(
+    services: Services,
+    args: dict[str, Any],
+    out: TextIO,
+    send: bool,
+    stop: threading.Event | None,
+) -> int:
     campaign_id = args["campaign_id"]
     try:
         summary = launch_campaign(services, campaign_id, revive=True)
@@ -90,7 +102,13 @@ def _sync(services: Services, args: dict[str, Any], out: TextIO, send: bool, sto
     return 1 if result.auth_error else 0
 
 
-def _test_message(services: Services, args: dict[str, Any], out: TextIO, send: bool, stop) -> int:
+def _test_message(
+    services: Services,
+    args: dict[str, Any],
+    out: TextIO,
+    send: bool,
+    stop: threading.Event | None,
+) -> int:
     target = args["target"]
     channel = target
     if "@" in target and not target.startswith("#"):
@@ -105,7 +123,9 @@ def _test_message(services: Services, args: dict[str, Any], out: TextIO, send: b
     return 0
 
 
-_JOBS: dict[str, Callable[[Services, dict[str, Any], TextIO, bool, Any], int]] = {
+_JOBS: dict[
+    str, Callable[[Services, dict[str, Any], TextIO, bool, threading.Event | None], int]
+] = {
     "remind": _remind,
     "sync": _sync,
     "test-message": _test_message,

@@ -104,7 +104,7 @@ class CredentialCheck:
         self._next = min(self._next, self.clock().timestamp() + self._backoff())
 
     def _backoff(self) -> float:
-        return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** max(0, self._failures - 1))
+        return float(min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** max(0, self._failures - 1)))
 
     def run(self) -> list[str]:
         """Check both services now; record what is wrong; returns the problem lines."""

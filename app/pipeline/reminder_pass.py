@@ -38,8 +38,16 @@ from app.integrations.okta import (
     OktaNotFound,
     OktaUnavailable,
 )
-from app.messages import final_notice_message, launch_message, reminder_message, render_console
-from app.models import Campaign, LedgerKey, MessageScope, ReviewerTally
+from app.integrations.slack.directory import Resolution
+from app.messages import (
+    Message,
+    MessageContext,
+    final_notice_message,
+    launch_message,
+    reminder_message,
+    render_console,
+)
+from app.models import Campaign, LedgerKey, MessageScope, ReviewerCount, ReviewerTally
 from app.pipeline.on_launch import ENDED_STATUSES
 from app.pipeline.outbox import Outbox
 from app.pipeline.planning import Plan, Planner, Recipient, prepare
@@ -308,11 +316,21 @@ class ReminderPass:
             )  # fmt: skip
         self._record(campaign, plan, ledger)
 
-    def _reminders(self, campaign, pending, resolutions, ctx, milestone, milestones,
-                   newly_told, tz) -> Plan:  # fmt: skip
+    def _reminders(
+        self,
+        campaign: Campaign,
+        pending: list[ReviewerCount],
+        resolutions: dict[str, Resolution],
+        ctx: MessageContext,
+        milestone: int,
+        milestones: list[int],
+        newly_told: set[str],
+        tz: ZoneInfo,
+    ) -> Plan:
         """One reminder per pending reviewer for ``milestone``, unless they were first
         told about the campaign on or after that day: a reminder would then repeat
         the message they just got (and two messages in one day help nobody)."""
+        assert campaign.start is not None  # a milestone is due only for a campaign with a start
         first_told = self.parts.store.messages.first_told(campaign.id)
         milestone_date = local_date(campaign.start, tz).toordinal() + milestone
         recipients = []
@@ -326,7 +344,7 @@ class ReminderPass:
         final = milestone == milestones[-1]
         consequence = self.settings.messages.final_notice_consequence
 
-        def render(r: Recipient):
+        def render(r: Recipient) -> Message:
             if final:
                 return final_notice_message(ctx, r.count, consequence)
             return reminder_message(ctx, r.count)

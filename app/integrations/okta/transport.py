@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from urllib.parse import quote
 
 import httpx
@@ -48,7 +48,7 @@ class SSWSAuth(httpx.Auth):
     def __init__(self, token: str) -> None:
         self._header = f"SSWS {token}"
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = self._header
         yield request
 
@@ -91,7 +91,6 @@ class OktaTransport:
         self._sleep = sleep
         self._clock = clock
         self._not_before = 0.0  # set when Okta says the window is used up
-        self.requests_sent = 0
         # Outage circuit: after OktaUnavailable, calls fail at once until _down_until.
         self._down_until = 0.0
         self._outage_backoff = 0.0
@@ -191,7 +190,6 @@ class OktaTransport:
             self._wait(self._not_before - self._clock())
             attempt += 1
             try:
-                self.requests_sent += 1
                 response = self.http.request(method, url)
             except httpx.TransportError as exc:
                 if attempt > max_retries:
@@ -226,7 +224,7 @@ class OktaTransport:
 
     def _backoff(self, attempt: int) -> float:
         base = self.backoff * (2 ** (attempt - 1))
-        return min(base, 30.0) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+        return float(min(base, 30.0) * (0.5 + random.random() / 2))  # noqa: S311 - jitter
 
 
 def _hhmmss(epoch: float) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
@@ -22,10 +21,8 @@ class DryRunSlack:
 
     def __init__(self, out: TextIO, clock: Callable[[], float] = time.time) -> None:
         self.out = out
-        self.calls: Counter[str] = Counter()
         self._clock = clock
         self._lock = threading.Lock()
-        self.posted: list[tuple[str, str]] = []
 
     def members(self) -> Iterator[SlackMember]:
         return iter(())
@@ -37,8 +34,6 @@ class DryRunSlack:
         who = channel.removeprefix(self.PREFIX)
         lines = render_console(blocks)
         with self._lock:
-            self.calls["chat.postMessage"] += 1
-            self.posted.append((channel, text))
             rule = "─" * max(8, 66 - len(who))
             print(f"── Slack DM to {who} (dry run) {rule}", file=self.out)
             for line in lines:

@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
@@ -42,8 +41,10 @@ class SlackMember:
         user_id = user.get("id")
         if not isinstance(user_id, str):
             return None
-        profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
-        email = profile.get("email") if isinstance(profile.get("email"), str) else ""
+        raw_profile = user.get("profile")
+        profile: dict[str, Any] = raw_profile if isinstance(raw_profile, dict) else {}
+        raw_email = profile.get("email")
+        email = raw_email if isinstance(raw_email, str) else ""
         is_bot = bool(user.get("is_bot")) or user_id == "USLACKBOT"
         return cls(user_id, email.lower(), bool(user.get("deleted")), is_bot)
 
@@ -57,8 +58,6 @@ class Posted:
 class SlackSender(Protocol):
     """What the rest of certnotify needs from Slack (real or dry-run)."""
 
-    calls: Counter[str]
-
     def members(self) -> Iterator[SlackMember]: ...
     def lookup_email(self, email: str) -> SlackMember | None: ...
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Posted: ...
@@ -71,13 +70,9 @@ class SlackGateway:
     def __init__(self, client: WebClient, gate: RateGate) -> None:
         self.client = client
         self.gate = gate
-        self.calls: Counter[str] = Counter()
-        self._lock = threading.Lock()
 
     def _call(self, method: str, fn: Callable[[], Any]) -> Any:
         self.gate.acquire(method)
-        with self._lock:
-            self.calls[method] += 1
         try:
             return fn()
         except SlackApiError as exc:
@@ -96,7 +91,7 @@ class SlackGateway:
         cursor = ""
         while True:
             response = self._call(
-                "users.list", lambda c=cursor: self.client.users_list(limit=200, cursor=c or None)
+                "users.list", partial(self.client.users_list, limit=200, cursor=cursor or None)
             )
             for user in response.get("members") or []:
                 member = SlackMember.from_api(user) if isinstance(user, dict) else None

@@ -68,11 +68,9 @@ class RateGate:
         # worth of slots may be taken ahead of now.
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
-        self.pauses = 0
 
     def pause(self, method: str, seconds: float) -> None:
         with self._lock:
-            self.pauses += 1
             already_paused = self._until.get(method, 0.0) > self._clock()
             until = max(self._until.get(method, 0.0), self._clock() + seconds)
             self._until[method] = until
