@@ -27,28 +27,32 @@ DUE = "status = 'pending' AND coalesce(not_before, 0) <= ?"
 class Inbox(Table):
     """Tables ``hook_deliveries`` and ``inbox``."""
 
+    def _insert(self, event: HookEvent, event_id: str, now: datetime) -> int:
+        """One event into the inbox unless its uuid is there already (inside a write);
+        1 when it was new."""
+        return self.db.execute(
+            "INSERT OR IGNORE INTO inbox (uuid, event_id, event_type, campaign_id,"
+            " published, received_at, received_ts, payload, status, attempts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)",
+            [
+                event.uuid,
+                event_id,
+                event.event_type,
+                event.campaign_id,
+                event.published,
+                iso(now),
+                ts(now),
+                event.payload_json(),
+            ],
+        ).rowcount
+
     def record_delivery(self, delivery: Delivery, now: datetime) -> IntakeResult:
         """Store a delivery's events in one transaction; duplicates are counted, not stored."""
         received_at = iso(now)
         with self.write() as db:
             accepted = 0
             for event in delivery.events:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO inbox (uuid, event_id, event_type, campaign_id,"
-                    " published, received_at, received_ts, payload, status, attempts)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)",
-                    [
-                        event.uuid,
-                        delivery.event_id,
-                        event.event_type,
-                        event.campaign_id,
-                        event.published,
-                        received_at,
-                        ts(now),
-                        event.payload_json(),
-                    ],
-                )
-                accepted += cursor.rowcount
+                accepted += self._insert(event, delivery.event_id, now)
             duplicates = len(delivery.events) - accepted
             new = db.execute(
                 "INSERT OR IGNORE INTO hook_deliveries (event_id, received_at, events, accepted,"
@@ -118,25 +122,8 @@ class Inbox(Table):
     def record_backfilled(self, events: Sequence[HookEvent], now: datetime) -> int:
         """Events read back from Okta's System Log: into the inbox unless already there
         (same uuid as a hook delivered). Returns how many were new."""
-        received_at = iso(now)
-        with self.write() as db:
-            new = 0
-            for event in events:
-                new += db.execute(
-                    "INSERT OR IGNORE INTO inbox (uuid, event_id, event_type, campaign_id,"
-                    " published, received_at, received_ts, payload, status, attempts)"
-                    " VALUES (?, 'systemlog', ?, ?, ?, ?, ?, ?, 'pending', 0)",
-                    [
-                        event.uuid,
-                        event.event_type,
-                        event.campaign_id,
-                        event.published,
-                        received_at,
-                        ts(now),
-                        event.payload_json(),
-                    ],
-                ).rowcount
-        return new
+        with self.write():
+            return sum(self._insert(event, "systemlog", now) for event in events)
 
     def newest_published(self) -> str | None:
         row = self._one("SELECT max(published) AS p FROM inbox WHERE published != ''")
