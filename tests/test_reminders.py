@@ -12,12 +12,8 @@ import pytest
 from app.config import ReminderSettings
 from app.models import Campaign
 from app.pipeline.on_launch import launch_campaign
-from app.pipeline.reminder_pass import (
-    campaign_day,
-    due_milestone,
-    milestone_days,
-    run_reminder_pass,
-)
+from app.pipeline.reminder_days import campaign_day, due_milestone, milestone_days
+from app.pipeline.reminder_pass import run_reminder_pass
 from fakes.okta import FakeOkta
 from tests.helpers import make_settings
 

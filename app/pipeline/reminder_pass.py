@@ -29,7 +29,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
-from app.config import ReminderSettings, Settings
+from app.config import Settings
 from app.db import Store
 from app.integrations.okta import (
     OktaAuthError,
@@ -51,18 +51,13 @@ from app.models import Campaign, LedgerKey, MessageScope, ReviewerCount, Reviewe
 from app.pipeline.on_launch import ENDED_STATUSES
 from app.pipeline.outbox import Outbox
 from app.pipeline.planning import Plan, Planner, Recipient, prepare
+from app.pipeline.reminder_days import campaign_day, due_milestone, local_date, milestone_days
 from app.timeutil import Clock, zone
 
 if TYPE_CHECKING:
     from app.services import Services
 
-__all__ = [
-    "PassResult",
-    "campaign_day",
-    "due_milestone",
-    "milestone_days",
-    "run_reminder_pass",
-]
+__all__ = ["PassParts", "PassResult", "ReminderPass", "run_reminder_pass"]
 
 log = logging.getLogger(__name__)
 
@@ -70,39 +65,6 @@ PENDING = "UNREVIEWED"
 NOT_FOUND_RETIRES_AFTER = timedelta(days=1)
 
 
-# -- day arithmetic (pure) ----------------------------------------------------------
-def local_date(moment: datetime, tz: ZoneInfo) -> date:
-    return moment.astimezone(tz).date()
-
-
-def campaign_day(campaign: Campaign, today: date, tz: ZoneInfo) -> int | None:
-    """Days since the start date, counted in the campaign's zone (None without a start)."""
-    if campaign.start is None:
-        return None
-    return (today - local_date(campaign.start, tz)).days
-
-
-def milestone_days(campaign: Campaign, settings: ReminderSettings, tz: ZoneInfo) -> list[int]:
-    """Reminder days for this campaign: ``days_after_start`` plus ``days_before_end``
-    mapped onto days after start, keeping only days strictly inside the campaign."""
-    if campaign.start is None:
-        return []
-    length = None
-    if campaign.end is not None:
-        length = (local_date(campaign.end, tz) - local_date(campaign.start, tz)).days
-    days = set(settings.days_after_start)
-    if length is not None:
-        days |= {length - before for before in settings.days_before_end}
-    return sorted(d for d in days if d >= 1 and (length is None or d < length))
-
-
-def due_milestone(milestones: list[int], day: int) -> int | None:
-    """The latest milestone on or before ``day``: today's, or the one a missed pass owes."""
-    due = [m for m in milestones if m <= day]
-    return due[-1] if due else None
-
-
-# -- the pass ---------------------------------------------------------------------------
 @dataclass
 class PassResult:
     campaigns: int = 0
