@@ -103,6 +103,7 @@ class Services:
             clock,
             max_age_hours=settings.slack.directory_max_age_hours,
             sweep_min_unknown=settings.slack.sweep_min_unknown,
+            aliases=settings.slack.email_aliases,
         )
         outbox = Outbox(
             store,

@@ -9,6 +9,7 @@ echoed, in errors or in ``repr``.
 
 from app.config.loading import load_settings
 from app.config.sections import (
+    AdminSettings,
     CampaignSettings,
     DatabaseSettings,
     LoggingSettings,
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_SLACK_PACE",
     "ENV_VARS",
     "MIN_HOOK_SECRET_LENGTH",
+    "AdminSettings",
     "CampaignSettings",
     "DatabaseSettings",
     "LoggingSettings",

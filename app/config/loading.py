@@ -48,7 +48,7 @@ def _first_error(exc: ValidationError, secret_keys: Iterable[str]) -> str:
     return f"{key}: {message}"
 
 
-_SECRET_KEYS = {"okta.api_token", "okta.hook_secret", "slack.bot_token"}
+_SECRET_KEYS = {"okta.api_token", "okta.hook_secret", "slack.bot_token", "admin.token"}
 
 
 def load_settings(

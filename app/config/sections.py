@@ -17,12 +17,14 @@ from app.config.values import (
     SettingsError,
     check_service_url,
     check_zone,
+    clean_token,
+    email_aliases,
     missing,
     time_of_day,
-    token,
 )
 
 __all__ = [
+    "AdminSettings",
     "CampaignSettings",
     "DatabaseSettings",
     "LoggingSettings",
@@ -66,7 +68,7 @@ class OktaSettings(_Section):
 
     _tokens = field_validator(
         "api_token", "client_id", "private_key_id", "hook_secret", mode="before"
-    )(token)
+    )(clean_token)
 
     @field_validator("private_key_file", mode="before")
     @classmethod
@@ -92,8 +94,16 @@ class SlackSettings(_Section):
     post_concurrency: int = Field(1, ge=1, le=16)
     calls_per_minute: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_SLACK_PACE))
     dry_run: bool = False
+    # Okta email -> the Slack email or user id to use, for people whose addresses differ;
+    # or the path of a YAML file holding that mapping.
+    email_aliases: dict[str, str] = Field(default_factory=dict)
 
-    _tokens = field_validator("bot_token", mode="before")(token)
+    _tokens = field_validator("bot_token", mode="before")(clean_token)
+
+    @field_validator("email_aliases", mode="before")
+    @classmethod
+    def _aliases(cls, value: Any) -> Any:
+        return email_aliases(value)
 
     @field_validator("calls_per_minute")
     @classmethod
@@ -111,6 +121,26 @@ class SlackSettings(_Section):
         value = value.strip()
         check_service_url(value)
         return value if value.endswith("/") else value + "/"
+
+
+class AdminSettings(_Section):
+    # The admin page's credential (Bearer, or HTTP Basic with any user name); the page
+    # is off (404) while it is empty.
+    token: SecretStr = SecretStr("")
+    # A Slack channel id (C…/G…) the bot was invited to; off while empty.
+    channel: str = ""
+
+    _tokens = field_validator("token", mode="before")(clean_token)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[CG][A-Z0-9]{6,20}", value):
+            raise ValueError(
+                "must be a Slack channel id such as C0123ABCDEF (channel details, at the bottom)"
+            )
+        return value
 
 
 class DatabaseSettings(_Section):
@@ -228,6 +258,7 @@ class Settings(_Section):
     reminders: ReminderSettings = ReminderSettings()
     reassign: ReassignSettings = ReassignSettings()
     logging: LoggingSettings = LoggingSettings()
+    admin: AdminSettings = AdminSettings()
 
     # -- what a command needs ------------------------------------------------
     def require(self, *needs: str) -> Settings:
@@ -271,11 +302,23 @@ class Settings(_Section):
             and not self.slack.bot_token.get_secret_value()
         ):
             raise SettingsError(missing("slack.bot_token", "or set slack.dry_run: true"))
+        admin = self.admin.token.get_secret_value()
+        if admin and admin == self.okta.hook_secret.get_secret_value():
+            # One credential opening both would let whoever holds the hook secret (Okta's
+            # admins, every proxy log of its header) read the admin page.
+            raise SettingsError(
+                "admin.token: must differ from the hook secret (set CERTNOTIFY_ADMIN_TOKEN)"
+            )
         return self
 
     def secrets(self) -> list[str]:
         """Every secret value, so logging can redact them wherever they appear."""
-        values = [self.okta.api_token, self.okta.hook_secret, self.slack.bot_token]
+        values = [
+            self.okta.api_token,
+            self.okta.hook_secret,
+            self.slack.bot_token,
+            self.admin.token,
+        ]
         return [v.get_secret_value() for v in values if v.get_secret_value()]
 
     def review_url(self, campaign_id: str) -> str:

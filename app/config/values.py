@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from pydantic import SecretStr
 
 __all__ = [
@@ -17,9 +19,10 @@ __all__ = [
     "SettingsError",
     "check_service_url",
     "check_zone",
+    "clean_token",
+    "email_aliases",
     "missing",
     "time_of_day",
-    "token",
 ]
 
 # Environment variable -> dotted settings key. The environment overrides the file.
@@ -35,6 +38,8 @@ ENV_VARS: dict[str, str] = {
     "CERTNOTIFY_DB": "database.path",
     "CERTNOTIFY_FORWARDED_ALLOW_IPS": "server.forwarded_allow_ips",
     "CERTNOTIFY_LOG_FORMAT": "logging.format",
+    "CERTNOTIFY_ADMIN_TOKEN": "admin.token",
+    "CERTNOTIFY_ADMIN_CHANNEL": "admin.channel",
 }
 _ENV_FOR_KEY = {key: env for env, key in ENV_VARS.items()}
 
@@ -72,7 +77,7 @@ def check_service_url(value: str) -> str:
     raise ValueError("must use https:// (http:// is accepted only for 127.0.0.1, localhost, [::1])")
 
 
-def token(value: Any) -> Any:
+def clean_token(value: Any) -> Any:
     """Secrets and ids arrive from files and orchestrators with a trailing newline
     (``kubectl create secret --from-file`` keeps it): surrounding whitespace is never part
     of a token, so it is dropped; whitespace inside one is refused."""
@@ -115,3 +120,33 @@ def missing(key: str, hint: str) -> str:
     env = _ENV_FOR_KEY.get(key)
     where = f"set {env}" if env else "set it in config.yaml"
     return f"{key}: missing ({where}; {hint})"
+
+
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{6,20}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def email_aliases(value: Any) -> Any:
+    """``slack.email_aliases``: a mapping (Okta email -> Slack email or user id), or the
+    path of a YAML file holding one. Keys are compared lower-cased."""
+    if isinstance(value, str) and value.strip():
+        path = Path(value.strip())
+        try:
+            value = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ValueError(f"cannot read the aliases file {path}: {exc.strerror}") from None
+        except yaml.YAMLError:
+            raise ValueError(f"the aliases file {path} is not valid YAML") from None
+    elif value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("must be a mapping of Okta email: Slack email or user id, or a file")
+    aliases: dict[str, str] = {}
+    for okta_email, target in value.items():
+        key, alias = str(okta_email).strip().lower(), str(target).strip()
+        if not _EMAIL.fullmatch(key):
+            raise ValueError(f"{okta_email!r} is not an email address")
+        if not (_EMAIL.fullmatch(alias) or _SLACK_USER.fullmatch(alias)):
+            raise ValueError(f"{target!r} (for {key}) is neither an email nor a Slack user id")
+        aliases[key] = alias if _SLACK_USER.fullmatch(alias) else alias.lower()
+    return aliases

@@ -93,15 +93,15 @@ class Campaigns(Table):
         return [_campaign_from_row(r) for r in rows]
 
     def retire(self, campaign_id: str, reason: str, now: datetime) -> bool:
-        """Mark retired and drop its reviewer rows; the ledger stays for audit."""
+        """Mark retired. Its reviewer rows and the ledger stay, as they were at the end:
+        the final figures, ``report`` and the admin page read them (retention purges
+        them later, see README)."""
         with self.write() as db:
             cursor = db.execute(
                 "UPDATE campaigns SET retired_at = ?, retired_reason = ?"
                 " WHERE id = ? AND retired_at IS NULL",
                 [iso(now), reason, campaign_id],
             )
-            db.execute("DELETE FROM reviewers WHERE campaign_id = ?", [campaign_id])
-            db.execute("DELETE FROM unresolved_reviews WHERE campaign_id = ?", [campaign_id])
         return cursor.rowcount > 0
 
     def replace_reviewers(

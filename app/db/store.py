@@ -1,7 +1,8 @@
 """The database, one object: the connection plus one object per group of tables.
 
 ``store.inbox``, ``store.campaigns``, ``store.messages``, ``store.reassignments``,
-``store.runs``, ``store.jobs``, ``store.state`` and ``store.slack_users`` each live in
+``store.runs``, ``store.jobs``, ``store.state``, ``store.slack_users`` and ``store.views``
+(what operators read) each live in
 their own module of this package; only this package writes SQL.
 """
 
@@ -20,6 +21,7 @@ from app.db.inbox import Inbox
 from app.db.messages import Messages
 from app.db.reassignments import Reassignments
 from app.db.state import Jobs, ReminderRuns, SlackUsers, State
+from app.db.views import Views
 
 __all__ = ["DatabaseMissing", "DatabaseUnavailable", "Store"]
 
@@ -35,6 +37,7 @@ class Store:
         self.jobs = Jobs(conn)
         self.state = State(conn)
         self.slack_users = SlackUsers(conn)
+        self.views = Views(conn)
 
     @classmethod
     def open(

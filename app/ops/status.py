@@ -18,21 +18,22 @@ __all__ = ["collect_status", "format_status"]
 def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) -> dict[str, Any]:
     inbox = store.inbox.counts()
     messages = store.messages.counts()
-    campaigns = []
-    for row in store.db.query("SELECT id FROM campaigns ORDER BY id"):
-        info = store.campaigns.row(row["id"]) or {}
-        campaigns.append(
-            {
-                "id": info.get("id"),
-                "name": info.get("name"),
-                "status": info.get("status"),
-                "end": info.get("end_at"),
-                "retired": info.get("retired_at") is not None,
-                "retired_reason": info.get("retired_reason"),
-                "reviewers": len(store.campaigns.reviewers(row["id"])),
-                "messages": store.messages.counts(row["id"]),
-            }
-        )
+    # One call for every campaign's figures (no query per campaign).
+    campaigns = [
+        {
+            "id": f.campaign.id,
+            "name": f.campaign.name,
+            "status": f.campaign.status,
+            "end": f.campaign.end.isoformat() if f.campaign.end else None,
+            "retired": f.retired_at is not None,
+            "retired_reason": f.retired_reason,
+            "reviewers": f.reviewers,
+            "reviewers_pending": f.pending_reviewers,
+            "percent_complete": f.percent_complete,
+            "messages": f.messages,
+        }
+        for f in store.views.campaigns()
+    ]
     age = heartbeat_age(store, now)
     by_status: dict[str, int] = {}
     for c in campaigns:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -44,6 +44,10 @@ class Resolution:
         }.get(self.status, "")
 
 
+def _is_user_id(value: str) -> bool:
+    return bool(value) and value[0] in "UW" and "@" not in value
+
+
 def _resolution(user_id: str | None, state: str) -> Resolution:
     if state == "active" and user_id:
         return Resolution(user_id, "mapped")
@@ -59,8 +63,11 @@ class SlackDirectory:
         *,
         max_age_hours: float = 24.0,
         sweep_min_unknown: int = 20,
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
+        # slack.email_aliases: Okta email -> the Slack email (or user id) to use instead.
+        self.aliases = dict(aliases or {})
         self.slack = slack
         self.clock = clock
         self.max_age = timedelta(hours=max_age_hours)
@@ -74,7 +81,16 @@ class SlackDirectory:
         ``persist=False`` (dry runs) asks Slack as needed but writes nothing;
         ``fresh=True`` ignores the cache (``test-message``: someone invited an hour ago
         must not be "not found" for another day)."""
-        wanted = {e.strip().lower() for e in emails if e and e.strip()}
+        asked = {e.strip().lower() for e in emails if e and e.strip()}
+        # An alias to a user id is taken as given; one to an email is looked up instead.
+        pinned = {e: self.aliases[e] for e in asked if _is_user_id(self.aliases.get(e, ""))}
+        looked_up = {e: self.aliases.get(e, e) for e in asked if e not in pinned}
+        found = self._resolve(set(looked_up.values()), persist=persist, fresh=fresh)
+        answer = {e: Resolution(user_id, "mapped") for e, user_id in pinned.items()}
+        answer.update({e: found[target] for e, target in looked_up.items()})
+        return answer
+
+    def _resolve(self, wanted: set[str], *, persist: bool, fresh: bool) -> dict[str, Resolution]:
         if isinstance(self.slack, DryRunSlack):
             return {e: Resolution(DryRunSlack.PREFIX + e, "mapped") for e in wanted}
         now = self.clock()
