@@ -22,9 +22,14 @@ __all__ = [
     "deadline_phrase",
     "escape_mrkdwn",
     "final_notice_message",
+    "header_block",
     "inert_mrkdwn",
     "inert_plain",
     "launch_message",
+    "mrkdwn_section",
+    "one_line",
+    "plain_section",
+    "plural",
     "reader_text",
     "reassignment_message",
     "reminder_message",
@@ -118,14 +123,14 @@ def reader_text(mrkdwn: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _trim(value: str, limit: int) -> str:
+def one_line(value: str, limit: int) -> str:
     # One line (newlines in names would break the layout), and no bidi controls: plain_text
     # fields show them as they are, so a reversed tail would reach the header too.
     value = " ".join(value.translate(_BIDI_CONTROLS).split())
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -149,7 +154,7 @@ class MessageContext:
 
     @property
     def name(self) -> str:
-        return inert_mrkdwn(_trim(self.campaign_name, 200))
+        return inert_mrkdwn(one_line(self.campaign_name, 200))
 
     def days_left(self) -> int | None:
         if self.end is None:
@@ -183,13 +188,13 @@ def deadline_phrase(end: datetime | None, zone: ZoneInfo, now: datetime) -> str:
     return f"{format_date(end, zone)} ({relative_days(days)})"
 
 
-def _section(mrkdwn: str) -> dict[str, Any]:
+def mrkdwn_section(mrkdwn: str) -> dict[str, Any]:
     # verbatim: Slack links no URL, domain or channel name it finds in this text by itself.
     text = {"type": "mrkdwn", "text": _trim_block(mrkdwn), "verbatim": True}
     return {"type": "section", "text": text}
 
 
-def _plain_section(text: str) -> dict[str, Any]:
+def plain_section(text: str) -> dict[str, Any]:
     """Text that needs no formatting: no markup or mention is parsed in plain_text."""
     return {"type": "section", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
@@ -198,9 +203,9 @@ def _trim_block(text: str) -> str:
     return text if len(text) <= SECTION_MAX else text[: SECTION_MAX - 1] + "…"
 
 
-def _header(lead: str, name: str) -> dict[str, Any]:
+def header_block(lead: str, name: str) -> dict[str, Any]:
     # Trimmed after inert_plain: the limit counts the invisible characters too.
-    text = _trim(f"{lead}: {inert_plain(name)}", HEADER_MAX)
+    text = one_line(f"{lead}: {inert_plain(name)}", HEADER_MAX)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 
@@ -220,22 +225,22 @@ def _button(ctx: MessageContext) -> dict[str, Any]:
 
 
 def _footer(ctx: MessageContext) -> dict[str, Any]:
-    text = f"Sent by certnotify for {inert_plain(_trim(ctx.org_name, 100))}"
+    text = f"Sent by certnotify for {inert_plain(one_line(ctx.org_name, 100))}"
     return {"type": "context", "elements": [{"type": "plain_text", "text": text, "emoji": False}]}
 
 
 def _description_line(ctx: MessageContext) -> str:
-    lines = [line for line in (_trim(raw, 200) for raw in ctx.description.splitlines()) if line]
+    lines = [line for line in (one_line(raw, 200) for raw in ctx.description.splitlines()) if line]
     return f"\n_{inert_mrkdwn(lines[0])}_" if lines else ""
 
 
 def launch_message(ctx: MessageContext, pending: int) -> Message:
-    items = _plural(pending, "access item")
+    items = plural(pending, "access item")
     body = f"You have *{items}* to review by *{ctx.due()}*." + _description_line(ctx)
     text = f"Access review {ctx.name}: you have {items} to review by {ctx.due()}."
     blocks = [
-        _header("Access review", ctx.campaign_name),
-        _section(body),
+        header_block("Access review", ctx.campaign_name),
+        mrkdwn_section(body),
         _button(ctx),
         _footer(ctx),
     ]
@@ -243,7 +248,7 @@ def launch_message(ctx: MessageContext, pending: int) -> Message:
 
 
 def reminder_message(ctx: MessageContext, pending: int) -> Message:
-    items = _plural(pending, "item")
+    items = plural(pending, "item")
     verb = "is" if pending == 1 else "are"
     sentence = f"{items} {verb} still waiting for your review in {ctx.name} — due {ctx.due()}."
     body = (
@@ -252,35 +257,45 @@ def reminder_message(ctx: MessageContext, pending: int) -> Message:
     )
     return Message(
         sentence,
-        [_header("Reminder", ctx.campaign_name), _section(body), _button(ctx), _footer(ctx)],
+        [
+            header_block("Reminder", ctx.campaign_name),
+            mrkdwn_section(body),
+            _button(ctx),
+            _footer(ctx),
+        ],
     )
 
 
 def final_notice_message(ctx: MessageContext, pending: int, consequence: str) -> Message:
-    items = _plural(pending, "item")
+    items = plural(pending, "item")
     days = ctx.days_left()
     if days is None or ctx.end is None:
         lead = "Final notice"
         closes = "close unreviewed at the end of the campaign"
     else:
-        lead = "Last day" if days <= 0 else f"{_plural(days, 'day')} left"
+        lead = "Last day" if days <= 0 else f"{plural(days, 'day')} left"
         closes = f"close unreviewed on {format_date(ctx.end, ctx.zone)}"
     sentence = f"{lead}: {items} in {ctx.name} {closes}."
     body = f"*{lead}:* {items} in *{ctx.name}* {closes}."
-    if consequence := inert_mrkdwn(_trim(consequence, 300)):
+    if consequence := inert_mrkdwn(one_line(consequence, 300)):
         body += f"\n{consequence}"
         sentence += f" {consequence}"
     return Message(
         sentence,
-        [_header("Final notice", ctx.campaign_name), _section(body), _button(ctx), _footer(ctx)],
+        [
+            header_block("Final notice", ctx.campaign_name),
+            mrkdwn_section(body),
+            _button(ctx),
+            _footer(ctx),
+        ],
     )
 
 
 def reassignment_message(
     ctx: MessageContext, reassigner: str, count: int, justification: str = ""
 ) -> Message:
-    who = inert_mrkdwn(_trim(reassigner, 100)) or "A reviewer"
-    items = _plural(count, "item")
+    who = inert_mrkdwn(one_line(reassigner, 100)) or "A reviewer"
+    items = plural(count, "item")
     sentence = (
         f"{who} reassigned {items} in {ctx.name} to you. Due {ctx.due()} — "
         "reassigning does not extend the deadline."
@@ -289,10 +304,10 @@ def reassignment_message(
         f"*{who}* reassigned *{items}* in *{ctx.name}* to you.\n"
         f"Due *{ctx.due()}* — reassigning does not extend the deadline."
     )
-    blocks = [_header("Reassigned to you", ctx.campaign_name), _section(body)]
-    if quote := _trim(justification, 500):
+    blocks = [header_block("Reassigned to you", ctx.campaign_name), mrkdwn_section(body)]
+    if quote := one_line(justification, 500):
         # plain_text: a justification is free text typed by a person; nothing in it is markup.
-        blocks.append(_plain_section(f"“{inert_plain(quote)}”"))
+        blocks.append(plain_section(f"“{inert_plain(quote)}”"))
     blocks += [_button(ctx), _footer(ctx)]
     return Message(sentence, blocks)
 
@@ -301,8 +316,8 @@ def test_message(who: str, at: datetime) -> Message:
     def sentence(name: str) -> str:
         return f"certnotify can reach you. This is a test sent by {name} at {at:%Y-%m-%d %H:%M %Z}."
 
-    name = _trim(who, 100)
-    return Message(sentence(inert_mrkdwn(name)), [_plain_section(sentence(inert_plain(name)))])
+    name = one_line(who, 100)
+    return Message(sentence(inert_mrkdwn(name)), [plain_section(sentence(inert_plain(name)))])
 
 
 def _shown(text_object: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from app.integrations.slack import (
     build_web_client,
 )
 from app.integrations.slack.directory import SlackDirectory
+from app.pipeline.admin_channel import AdminChannel
 from app.pipeline.outbox import Outbox
 from app.pipeline.planning import Planner
 from app.timeutil import Clock, system_clock
@@ -41,6 +42,7 @@ class Services:
     directory: SlackDirectory
     planner: Planner
     outbox: Outbox
+    admin: AdminChannel
     clock: Clock
     sleep: Callable[[float], None] = field(default=time.sleep)
 
@@ -114,7 +116,8 @@ class Services:
             concurrency=settings.slack.post_concurrency,
         )
         planner = Planner(store, directory, settings)
-        return cls(settings, store, okta, slack, directory, planner, outbox, clock, sleep)
+        admin = AdminChannel(store, settings, clock)
+        return cls(settings, store, okta, slack, directory, planner, outbox, admin, clock, sleep)
 
     def close(self) -> None:
         self.okta.close()

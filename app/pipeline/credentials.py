@@ -26,6 +26,7 @@ from app.integrations.okta import (
     OktaUnavailable,
 )
 from app.integrations.slack import SlackAuthError, SlackError, SlackSender
+from app.pipeline.admin_channel import AdminChannel
 from app.pipeline.outbox import Outbox
 from app.timeutil import Clock, iso
 
@@ -84,8 +85,10 @@ class CredentialCheck:
         clock: Clock,
         *,
         outbox: Outbox | None = None,
+        admin: AdminChannel | None = None,
         every_seconds: float = CHECK_EVERY_SECONDS,
     ) -> None:
+        self.admin = admin
         self.settings = settings
         self.store = store
         self.okta = okta
@@ -120,7 +123,7 @@ class CredentialCheck:
                 problem, unreachable = None, None
             now = self.clock()
             if unreachable is None or problem is not None:
-                self._record(key, problem.as_state(iso(now)) if problem else None)
+                self.record(key, problem.as_state(iso(now)) if problem else None)
             # Unreachable is not a credential problem: the work waits behind the same
             # outage circuit its own calls use, and the worker says so on /healthz.
             if circuit is not None:
@@ -141,15 +144,21 @@ class CredentialCheck:
             log.debug("credential check: okta and slack accept our credentials")
         return problems
 
-    def _record(self, key: str, value: dict[str, Any] | None) -> None:
+    def record(self, key: str, value: dict[str, Any] | None) -> None:
+        """A credential problem found (``value``) or gone (None); the admin channel hears
+        when one begins or ends."""
         current = self.store.state.get(key)
         if value is None:
             if current:
                 self.store.state.set(key, None, self.clock())
                 log.info("%s cleared", key.replace("_", " "))
+                if self.admin is not None:
+                    self.admin.credentials(key, current, None)
             return
         if not current or current.get("message") != value.get("message"):
             self.store.state.set(key, value, self.clock())
+            if not current and self.admin is not None:
+                self.admin.credentials(key, None, value)
 
     def _check_slack(self) -> tuple[Problem | None, str | None]:
         if self.settings.slack.dry_run:

@@ -70,9 +70,9 @@ class EventRunner:
         now = self.clock()
         setting = okta_setting(self.settings)
         message = f"{setting} rejected: {error}"[:300]
-        self.store.state.set(
+        self.credentials.record(
             OKTA_AUTH, {"setting": setting, "error": error[:200], "message": message,
-                        "at": iso(now)}, now,
+                        "at": iso(now)},
         )  # fmt: skip
         self.credentials.problem_reported()
         log.error("%s; event %s kept until it works again", message, event.uuid)
@@ -102,10 +102,10 @@ class EventRunner:
             return self._wait_for_upstream(event, str(exc), exc.retry_at)
         except SlackAuthError as exc:
             now = self.clock()
-            self.store.state.set(
-                SLACK_AUTH, {"setting": "SLACK_BOT_TOKEN", "error": exc.code,
-                             "message": f"SLACK_BOT_TOKEN rejected: {exc.code}",
-                             "at": iso(now)}, now,
+            self.credentials.record(
+                SLACK_AUTH, {"setting": exc.setting, "error": exc.code,
+                             "message": f"{exc.setting} rejected: {exc.code}",
+                             "at": iso(now)},
             )  # fmt: skip
             self.credentials.problem_reported()
             return self._wait_for_upstream(event, exc.code, now.timestamp() + 60)

@@ -18,6 +18,7 @@ from app.events import EventView
 from app.integrations.okta import OktaClient, OktaError, OktaNotFound
 from app.messages import launch_message
 from app.models import Campaign, ClaimedEvent, MessageScope, ReviewerTally
+from app.pipeline.admin_channel import AdminChannel
 from app.pipeline.planning import Planner, Recipient
 from app.timeutil import Clock
 
@@ -77,11 +78,19 @@ def campaign_has_ended(campaign: Campaign, now: datetime) -> str:
 class Launcher:
     """Fetch a campaign, read every review, tell each reviewer once."""
 
-    def __init__(self, okta: OktaClient, store: Store, planner: Planner, clock: Clock) -> None:
+    def __init__(
+        self,
+        okta: OktaClient,
+        store: Store,
+        planner: Planner,
+        clock: Clock,
+        admin: AdminChannel | None = None,
+    ) -> None:
         self.okta = okta
         self.store = store
         self.planner = planner
         self.clock = clock
+        self.admin = admin
 
     def launch(self, campaign_id: str, *, revive: bool = False) -> LaunchSummary:
         """``revive`` (``certnotify sync``): a campaign retired here that Okta says is still
@@ -134,6 +143,14 @@ class Launcher:
         summary.queued = len(plan.queued)
         summary.unmapped = plan.unmapped
         summary.scopes = plan.scopes
+        if self.admin is not None:
+            self.admin.launched(
+                campaign,
+                told=len(recipients) - len(plan.unmapped),
+                pending_items=sum(r.count for r in recipients),
+                unreachable=plan.unmapped,
+                group_reviews=len(tally.unresolved),
+            )
         log.info("launch: %s", summary.line())
         for entry in plan.unmapped:
             log.warning("launch %s: reviewer not reachable in Slack: %s", campaign.id, entry)
@@ -165,6 +182,7 @@ class LaunchHandler:
 
 def launch_campaign(services: Services, campaign_id: str, *, revive: bool = False) -> LaunchSummary:
     """The launch with the service's own parts (``sync``, tests)."""
-    return Launcher(services.okta, services.store, services.planner, services.clock).launch(
-        campaign_id, revive=revive
+    launcher = Launcher(
+        services.okta, services.store, services.planner, services.clock, services.admin
     )
+    return launcher.launch(campaign_id, revive=revive)

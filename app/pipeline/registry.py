@@ -25,10 +25,12 @@ RoundJob = Callable[[], object]
 def event_handlers(services: Services) -> dict[str, Handler]:
     """``certification.campaign.launch`` / ``.close`` / ``.item.decide``; any other event
     type is marked ignored."""
-    launcher = Launcher(services.okta, services.store, services.planner, services.clock)
+    launcher = Launcher(
+        services.okta, services.store, services.planner, services.clock, services.admin
+    )
     return {
         LAUNCH: LaunchHandler(launcher, services.store, services.clock),
-        CLOSE: CloseHandler(services.store, services.clock),
+        CLOSE: CloseHandler(services.store, services.clock, services.admin),
         DECIDE: DecideHandler(services.okta, services.store, services.clock),
     }
 

@@ -48,6 +48,7 @@ from app.messages import (
     render_console,
 )
 from app.models import Campaign, LedgerKey, MessageScope, ReviewerCount, ReviewerTally
+from app.pipeline.admin_channel import AdminChannel
 from app.pipeline.on_launch import ENDED_STATUSES
 from app.pipeline.outbox import Outbox
 from app.pipeline.planning import Plan, Planner, Recipient, prepare
@@ -108,6 +109,7 @@ class PassParts:
     store: Store
     planner: Planner
     outbox: Outbox
+    admin: AdminChannel
     settings: Settings
     clock: Clock
     sleep: Callable[[float], None]
@@ -119,6 +121,7 @@ class PassParts:
             services.store,
             services.planner,
             services.outbox,
+            services.admin,
             services.settings,
             services.clock,
             services.sleep,
@@ -195,7 +198,8 @@ class ReminderPass:
         if self.dry_run:
             print(f"would retire campaign {campaign.id} ({campaign.name}): {reason}", file=self.out)
             return
-        self.parts.store.campaigns.retire(campaign.id, reason, self.parts.clock())
+        if self.parts.store.campaigns.retire(campaign.id, reason, self.parts.clock()):
+            self.parts.admin.ended(campaign.id, reason)
         log.info("campaign %s retired: %s", campaign.id, reason)
 
     def _not_found(self, stored: Campaign) -> None:
@@ -370,5 +374,6 @@ def run_reminder_pass(
     )
     result = ReminderPass(parts, today=today, dry_run=False, out=out, stop=stop, send=send).run()
     store.runs.finish(run_id, result.summary(), clock())
+    parts.admin.pass_done(today or clock().date())
     log.info("reminder pass (%s): %s", trigger, result.line())
     return result

@@ -84,6 +84,7 @@ class Worker:
             services.slack,
             services.clock,
             outbox=services.outbox,
+            admin=services.admin,
         )
         self.events = EventRunner(
             self.handlers,
