@@ -16,6 +16,7 @@ from app.intake.context import WebContext, problem
 from app.intake.endpoint import MAX_BODY_BYTES, hooks
 from app.intake.forwarded import ForwardedFor
 from app.logs import LEVEL_ENV, configure_logging
+from app.ops.admin import admin
 from app.ops.probes import probes
 from app.timeutil import Clock, system_clock
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
 
     app.register_blueprint(hooks)
     app.register_blueprint(probes)
+    app.register_blueprint(admin)
     return app
 
 

@@ -89,10 +89,11 @@ def serve(
     args: tuple[str, ...] = (),
     output=subprocess.DEVNULL,
     workdir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Served]:
     """`certnotify serve` as a real process group on a free port; stopped on exit."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="certnotify-serve-"))
-    env = service_env(okta, slack, workdir, config)
+    env = {**service_env(okta, slack, workdir, config), **(extra_env or {})}
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "--log-level", "WARNING", "serve",

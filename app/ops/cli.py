@@ -308,6 +308,27 @@ def status(obj: Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("campaign_id")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet: one row per reviewer.")
+@click.pass_obj
+def report(obj: Context, campaign_id: str, as_csv: bool) -> None:
+    """One row per reviewer of a campaign: Slack, items, every message sent."""
+    from app.ops.report import report_csv, report_text
+    from app.ops.status import StatusUnavailable, read_only_store
+
+    if not is_okta_id(campaign_id):
+        raise click.BadParameter("must be letters and digits only", param_hint="CAMPAIGN_ID")
+    try:
+        with read_only_store(obj.settings()) as store:
+            detail = store.views.campaign(campaign_id)
+    except StatusUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    if detail is None:
+        raise click.ClickException(f"no campaign {campaign_id} in the database")
+    click.echo(report_csv(detail) if as_csv else report_text(detail), nl=False)
+
+
+@cli.command()
 @click.pass_obj
 def migrate(obj: Context) -> None:
     """Create the database, or bring its schema up to this version of certnotify."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -126,9 +128,11 @@ class StatusUnavailable(Exception):
     """No status to give (no database, or one that needs migrating): one line."""
 
 
-def status_report(settings: Settings, *, as_json: bool, now: datetime | None = None) -> str:
-    """``certnotify status``. Read-only: a mistyped path must not create an empty
-    database that says "none", and an old one is not migrated behind anyone's back."""
+@contextmanager
+def read_only_store(settings: Settings) -> Iterator[Store]:
+    """The database opened read-only, for ``status`` and ``report``: a mistyped path
+    must not create an empty database that says "none", and an old one is not migrated
+    behind anyone's back."""
     path = settings.database.path
     try:
         store = Store.open(path, settings.database.busy_timeout_seconds, readonly=True)
@@ -142,7 +146,13 @@ def status_report(settings: Settings, *, as_json: bool, now: datetime | None = N
                 f"the database at {path} needs migrating to this version of certnotify;"
                 " run `certnotify migrate` (serve and worker do it when they start)"
             )
-        report = collect_status(store, now or system_clock(), WorkerLock(path))
+        yield store
     finally:
         store.close()
+
+
+def status_report(settings: Settings, *, as_json: bool, now: datetime | None = None) -> str:
+    """``certnotify status``."""
+    with read_only_store(settings) as store:
+        report = collect_status(store, now or system_clock(), WorkerLock(settings.database.path))
     return json.dumps(report, indent=2) if as_json else format_status(report)

@@ -155,6 +155,9 @@ class CredentialCheck:
                 if self.admin is not None:
                     self.admin.credentials(key, current, None)
             return
+        if current:
+            # The same problem still: keep when it began (the admin channel keys on it).
+            value = {**value, "at": current.get("at", value.get("at"))}
         if not current or current.get("message") != value.get("message"):
             self.store.state.set(key, value, self.clock())
             if not current and self.admin is not None:

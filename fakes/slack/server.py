@@ -87,6 +87,8 @@ class FakeSlack(FakeHTTPServer):
         self.scopes = scopes
         self.revoked = False  # True: every call answers token_revoked (an admin revoked us)
         self.outage_status: int | None = None  # e.g. 503: every call answers it (Slack down)
+        # Channels by id -> whether the bot is a member (posting needs it: not_in_channel).
+        self.channels: dict[str, bool] = {}
         self.latency = latency
         self.limits = limits
         self.clock = clock
@@ -171,6 +173,11 @@ class FakeSlack(FakeHTTPServer):
         if method is not None:
             return len(self.calls(method))
         return self.count(_API_PREFIX)
+
+    def add_channel(self, channel_id: str, *, bot_is_member: bool = True) -> None:
+        """A channel (``C…``) the bot was invited to, or not."""
+        with self.lock:
+            self.channels[channel_id] = bot_is_member
 
     def messages_to(self, user_id: str) -> list[Posted]:
         with self.lock:
@@ -286,6 +293,8 @@ class FakeSlack(FakeHTTPServer):
 
     def _post_message(self, arguments: dict[str, Any]) -> Response:
         channel = str(arguments.get("channel") or "")
+        if channel in self.channels:  # a conversation: the bot must have been invited
+            return self._post_to_channel(channel, arguments)
         # Accept a user id (Slack opens the DM itself) or a DM id from conversations.open.
         user_id = self._directory.user_of(channel)
         user = self._directory.get(user_id)
@@ -313,6 +322,17 @@ class FakeSlack(FakeHTTPServer):
         if posted_blocks is not None:
             message["blocks"] = posted_blocks
         return Response(200, {"ok": True, "channel": dm_channel, "ts": ts, "message": message})
+
+    def _post_to_channel(self, channel: str, arguments: dict[str, Any]) -> Response:
+        if not self.channels[channel]:
+            return error("not_in_channel")
+        text = str(arguments.get("text") or "")
+        posted_blocks = blocks(arguments.get("blocks"))
+        if not text and posted_blocks is None:
+            return error("no_text")
+        ts = self._next_ts()
+        self.messages.append(Posted(channel, channel, text, posted_blocks, ts, self.clock()))
+        return Response(200, {"ok": True, "channel": channel, "ts": ts})
 
     def _next_ts(self) -> str:
         """Epoch seconds with 6 decimals, strictly increasing: ts identifies a message."""
