@@ -107,7 +107,8 @@ def test_an_operator_reads_the_campaign_and_its_delivery_log(
         reviewers = page.locator("table").first.locator("tbody tr")
         assert reviewers.count() == 4
         log = reviewers.first.locator("ul.log li").inner_text()
-        assert log.startswith("launch · ") and "sent" in log
+        assert log.startswith("launch · ")
+        assert "sent" in log
         unreachable = page.locator("td.unmapped").all_inner_texts()
         assert unreachable == ["no Slack account with this email"]
         assert "Reviews held by a group or nobody" in page.content()
