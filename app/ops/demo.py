@@ -145,6 +145,7 @@ def run_demo(port: int = 8080, out: TextIO = sys.stdout) -> int:
         encoding="utf-8",
     )
     hook_secret = secrets.token_urlsafe(24)
+    admin_token = secrets.token_urlsafe(18)
     port = _free_port(port)
     base = f"http://127.0.0.1:{port}"
 
@@ -177,6 +178,7 @@ def run_demo(port: int = 8080, out: TextIO = sys.stdout) -> int:
                 "OKTA_ORG_URL": okta.url,
                 "OKTA_API_TOKEN": okta.api_token,
                 "OKTA_HOOK_SECRET": hook_secret,
+                "CERTNOTIFY_ADMIN_TOKEN": admin_token,
             },
         )
         env.pop("SLACK_BOT_TOKEN", None)
@@ -241,6 +243,7 @@ def run_demo(port: int = 8080, out: TextIO = sys.stdout) -> int:
             say("Send the launch event again (a duplicate: 204, and nothing is sent):")
             say(curl + str(event_file))
             say(f"Health: curl -s {base}/healthz")
+            say(f"Admin page: {base}/admin  (any user name, password {admin_token})")
             say(f"Status: .venv/bin/certnotify --config {config_path} status")
             say("Press Ctrl-C to stop.")
             return supervisor.wait()
