@@ -221,3 +221,21 @@ def m005_messages(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE deliveries RENAME TO messages")
     db.execute("DROP INDEX IF EXISTS deliveries_due")
     db.table("messages").create_index(["status", "not_before"], index_name="messages_due")
+
+
+@migrations()
+def m007_timing(db: sqlite_utils.Database) -> None:
+    """Reaching reviewers at the right moment (issue 13).
+
+    * ``slack_users.tz``: the member's IANA time zone from Slack, for working hours;
+    * ``campaigns.template_id``: from the launch event, for per-campaign rules;
+    * ``messages.group_key``: reminders to one person sent as one digest share it;
+      ``messages.digest``: the row's own entry in such a digest (JSON), so the digest is
+      put together when it is sent, from whichever of its rows are still due.
+    """
+    db.table("slack_users").add_column("tz", str)
+    db.table("campaigns").add_column("template_id", str)
+    db.table("messages").add_column("group_key", str)
+    db.table("messages").add_column("digest", str)
+    db.table("messages").create_index(["group_key"], index_name="messages_group")
+    db.table("messages").create_index(["recipient", "kind"], index_name="messages_recipient")
