@@ -20,8 +20,10 @@ __all__ = [
     "Message",
     "MessageContext",
     "deadline_phrase",
+    "description_line",
     "escape_mrkdwn",
-    "final_notice_message",
+    "footer_block",
+    "format_date",
     "header_block",
     "inert_mrkdwn",
     "inert_plain",
@@ -32,8 +34,8 @@ __all__ = [
     "plural",
     "reader_text",
     "reassignment_message",
-    "reminder_message",
     "render_console",
+    "review_button",
     "test_message",
     "visible_text",
 ]
@@ -209,86 +211,42 @@ def header_block(lead: str, name: str) -> dict[str, Any]:
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 
-def _button(ctx: MessageContext) -> dict[str, Any]:
+def review_button(url: str, label: str = "Start reviewing") -> dict[str, Any]:
     return {
         "type": "actions",
         "elements": [
             {
                 "type": "button",
                 "action_id": "open_reviews",
-                "text": {"type": "plain_text", "text": "Start reviewing"},
-                "url": ctx.review_url[:URL_MAX],
+                "text": {"type": "plain_text", "text": label},
+                "url": url[:URL_MAX],
                 "style": "primary",
             }
         ],
     }
 
 
-def _footer(ctx: MessageContext) -> dict[str, Any]:
-    text = f"Sent by certnotify for {inert_plain(one_line(ctx.org_name, 100))}"
+def footer_block(org_name: str) -> dict[str, Any]:
+    text = f"Sent by certnotify for {inert_plain(one_line(org_name, 100))}"
     return {"type": "context", "elements": [{"type": "plain_text", "text": text, "emoji": False}]}
 
 
-def _description_line(ctx: MessageContext) -> str:
+def description_line(ctx: MessageContext) -> str:
     lines = [line for line in (one_line(raw, 200) for raw in ctx.description.splitlines()) if line]
     return f"\n_{inert_mrkdwn(lines[0])}_" if lines else ""
 
 
 def launch_message(ctx: MessageContext, pending: int) -> Message:
     items = plural(pending, "access item")
-    body = f"You have *{items}* to review by *{ctx.due()}*." + _description_line(ctx)
+    body = f"You have *{items}* to review by *{ctx.due()}*." + description_line(ctx)
     text = f"Access review {ctx.name}: you have {items} to review by {ctx.due()}."
     blocks = [
         header_block("Access review", ctx.campaign_name),
         mrkdwn_section(body),
-        _button(ctx),
-        _footer(ctx),
+        review_button(ctx.review_url),
+        footer_block(ctx.org_name),
     ]
     return Message(text, blocks)
-
-
-def reminder_message(ctx: MessageContext, pending: int) -> Message:
-    items = plural(pending, "item")
-    verb = "is" if pending == 1 else "are"
-    sentence = f"{items} {verb} still waiting for your review in {ctx.name} — due {ctx.due()}."
-    body = (
-        f"*{items}* {verb} still waiting for your review in *{ctx.name}* — due *{ctx.due()}*."
-        "\nThanks for keeping access tidy."
-    )
-    return Message(
-        sentence,
-        [
-            header_block("Reminder", ctx.campaign_name),
-            mrkdwn_section(body),
-            _button(ctx),
-            _footer(ctx),
-        ],
-    )
-
-
-def final_notice_message(ctx: MessageContext, pending: int, consequence: str) -> Message:
-    items = plural(pending, "item")
-    days = ctx.days_left()
-    if days is None or ctx.end is None:
-        lead = "Final notice"
-        closes = "close unreviewed at the end of the campaign"
-    else:
-        lead = "Last day" if days <= 0 else f"{plural(days, 'day')} left"
-        closes = f"close unreviewed on {format_date(ctx.end, ctx.zone)}"
-    sentence = f"{lead}: {items} in {ctx.name} {closes}."
-    body = f"*{lead}:* {items} in *{ctx.name}* {closes}."
-    if consequence := inert_mrkdwn(one_line(consequence, 300)):
-        body += f"\n{consequence}"
-        sentence += f" {consequence}"
-    return Message(
-        sentence,
-        [
-            header_block("Final notice", ctx.campaign_name),
-            mrkdwn_section(body),
-            _button(ctx),
-            _footer(ctx),
-        ],
-    )
 
 
 def reassignment_message(
@@ -308,7 +266,7 @@ def reassignment_message(
     if quote := one_line(justification, 500):
         # plain_text: a justification is free text typed by a person; nothing in it is markup.
         blocks.append(plain_section(f"“{inert_plain(quote)}”"))
-    blocks += [_button(ctx), _footer(ctx)]
+    blocks += [review_button(ctx.review_url), footer_block(ctx.org_name)]
     return Message(sentence, blocks)
 
 

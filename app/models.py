@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from app.timeutil import parse_okta_time
 
 __all__ = [
     "Campaign",
+    "OktaNotifications",
     "Person",
     "Review",
     "ReviewerTally",
@@ -38,8 +40,42 @@ def is_okta_id(value: object) -> bool:
     return isinstance(value, str) and _OKTA_ID.fullmatch(value) is not None
 
 
+def _okta_id_or_empty(value: object) -> str:
+    return value if isinstance(value, str) and is_okta_id(value) else ""
+
+
 def _text(value: object, limit: int = 500) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True)
+class OktaNotifications:
+    """A campaign's ``notificationSettings``: what Okta itself tells reviewers."""
+
+    notify_on_assignment: bool = True
+    reminders_before_end: tuple[timedelta, ...] = ()
+    midpoint: bool = False
+
+    @classmethod
+    def from_api(cls, data: object) -> OktaNotifications:
+        if not isinstance(data, Mapping):
+            return cls()
+        raw = data.get("remindersReviewerBeforeCampaignCloseInSecs")
+        seconds = raw if isinstance(raw, list) else []
+        return cls(
+            notify_on_assignment=data.get("notifyReviewerWhenReviewAssigned") is not False,
+            reminders_before_end=tuple(
+                sorted(
+                    {
+                        timedelta(seconds=s)
+                        for s in seconds
+                        if isinstance(s, int) and not isinstance(s, bool) and 0 < s <= 10**9
+                    },
+                    reverse=True,
+                )
+            ),
+            midpoint=data.get("notifyReviewerDuringMidpointOfReview") is True,
+        )
 
 
 @dataclass(frozen=True)
@@ -51,6 +87,10 @@ class Campaign:
     start: datetime | None  # aware UTC
     end: datetime | None  # aware UTC
     time_zone: str  # IANA name from scheduleSettings, "" when Okta gave none
+    # The Okta template it was launched from (from the launch event; "" when unknown).
+    template_id: str = ""
+    # Okta's own reviewer notifications for this campaign (``notificationSettings``).
+    okta: OktaNotifications = field(default_factory=OktaNotifications)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Campaign:
@@ -76,6 +116,7 @@ class Campaign:
             start=start,
             end=end,
             time_zone=_text(schedule.get("timeZone"), 64),
+            okta=OktaNotifications.from_api(data.get("notificationSettings")),
         )
 
 
@@ -121,6 +162,7 @@ class Review:
     reviewer: Person | None  # the one person to notify; None for group reviews
     group_id: str = ""
     group_name: str = ""
+    resource_id: str = ""  # the application (or group) the access is to
 
     @property
     def pending(self) -> bool:
@@ -152,6 +194,7 @@ class Review:
             reviewer=reviewer,
             group_id=_text(group.get("groupId"), 64),
             group_name=_text(group.get("name"), 200),
+            resource_id=_okta_id_or_empty(data.get("resourceId")),
         )
 
 
@@ -160,6 +203,8 @@ class ReviewerCount:
     person: Person
     total: int = 0
     pending: int = 0
+    # resource id -> pending items: "what is waiting" in reminders.
+    waiting: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -210,6 +255,8 @@ class ReviewerTally:
         count.total += 1
         if review.pending:
             count.pending += 1
+            if review.resource_id:
+                count.waiting[review.resource_id] += 1
 
     @property
     def pending_reviewers(self) -> list[ReviewerCount]:
@@ -271,6 +318,9 @@ class PlannedMessage:
     blocks: list[dict[str, Any]]
     unmapped_reason: str = ""
     skip_reason: str = ""  # recorded as "skipped": decided not to send, kept for audit
+    not_before: datetime | None = None  # working hours: not sent before then
+    group_key: str = ""  # rows sharing one are sent as one digest
+    digest: dict[str, Any] | None = None  # this row's entry in such a digest
 
     @property
     def status(self) -> str:
@@ -299,3 +349,11 @@ class ClaimedMessage:
     text: str
     blocks: list[dict[str, Any]]
     attempts: int
+    # Rows sent with this one as a digest (same group_key), and every row's digest entry,
+    # this one's first: one Slack message settles them all.
+    group: tuple[int, ...] = ()
+    digest: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return (self.id, *self.group)

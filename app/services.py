@@ -28,6 +28,7 @@ from app.integrations.slack.directory import SlackDirectory
 from app.pipeline.admin_channel import AdminChannel
 from app.pipeline.outbox import Outbox
 from app.pipeline.planning import Planner
+from app.pipeline.resource_labels import ResourceLabels
 from app.timeutil import Clock, system_clock
 
 __all__ = ["Services"]
@@ -43,6 +44,7 @@ class Services:
     planner: Planner
     outbox: Outbox
     admin: AdminChannel
+    labels: ResourceLabels
     clock: Clock
     sleep: Callable[[float], None] = field(default=time.sleep)
 
@@ -117,7 +119,10 @@ class Services:
         )
         planner = Planner(store, directory, settings)
         admin = AdminChannel(store, settings, clock)
-        return cls(settings, store, okta, slack, directory, planner, outbox, admin, clock, sleep)
+        labels = ResourceLabels(okta, clock)
+        return cls(
+            settings, store, okta, slack, directory, planner, outbox, admin, labels, clock, sleep
+        )
 
     def close(self) -> None:
         self.okta.close()

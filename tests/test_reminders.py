@@ -36,13 +36,20 @@ def test_default_milestones_of_a_28_day_campaign():
 
 def test_days_before_end_join_the_milestones_and_days_outside_the_campaign_drop():
     campaign = campaign_from("2026-09-01T09:00:00-07:00", "2026-09-11T09:00:00-07:00")
-    settings = ReminderSettings(days_after_start=[7, 14], days_before_end=[3, 1, 20])
-    assert milestone_days(campaign, settings, LA) == [7, 9]
+    settings = ReminderSettings(
+        days_after_start=[4, 14], days_before_end=[3, 1, 20], final_notice_days_before_end=0
+    )
+    # 4 and 10-1=9 stay; 10-3=7 is within 3 days of 9 and gives way; 14 and 10-20 are outside.
+    assert milestone_days(campaign, settings, LA) == [4, 9]
 
 
 def test_campaign_without_end_keeps_every_day_after_start():
     campaign = campaign_from("2026-09-01T09:00:00-07:00", None)
-    assert milestone_days(campaign, ReminderSettings(days_before_end=[2]), LA) == [7, 14, 21, 25]
+    days = milestone_days(campaign, ReminderSettings(days_before_end=[2]), LA)
+    # Every 7 days, for at most a year; no final notice without an end.
+    assert days[:4] == [7, 14, 21, 28]
+    assert days[-1] == 364
+    assert all(b - a == 7 for a, b in zip(days, days[1:], strict=False))
 
 
 def test_day_is_counted_in_the_campaign_time_zone():

@@ -8,6 +8,7 @@ echoed, in errors or in ``repr``.
 """
 
 from app.config.loading import load_settings
+from app.config.reminders import CampaignRule, EscalationSettings, ReminderSettings, Rhythm
 from app.config.sections import (
     AdminSettings,
     CampaignSettings,
@@ -16,7 +17,6 @@ from app.config.sections import (
     MessageSettings,
     OktaSettings,
     ReassignSettings,
-    ReminderSettings,
     ServerSettings,
     Settings,
     SlackSettings,
@@ -36,13 +36,16 @@ __all__ = [
     "ENV_VARS",
     "MIN_HOOK_SECRET_LENGTH",
     "AdminSettings",
+    "CampaignRule",
     "CampaignSettings",
     "DatabaseSettings",
+    "EscalationSettings",
     "LoggingSettings",
     "MessageSettings",
     "OktaSettings",
     "ReassignSettings",
     "ReminderSettings",
+    "Rhythm",
     "ServerSettings",
     "Settings",
     "SettingsError",

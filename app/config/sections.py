@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from app.config.reminders import EscalationSettings, ReminderSettings
 from app.config.values import (
     DEFAULT_SLACK_PACE,
     MIN_HOOK_SECRET_LENGTH,
@@ -20,7 +21,6 @@ from app.config.values import (
     clean_token,
     email_aliases,
     missing,
-    time_of_day,
 )
 
 __all__ = [
@@ -213,31 +213,6 @@ class CampaignSettings(_Section):
         return check_zone(value)
 
 
-class ReminderSettings(_Section):
-    days_after_start: tuple[int, ...] = (7, 14, 21, 25)
-    days_before_end: tuple[int, ...] = ()
-    run_at: str = "09:00"
-    time_zone: str = "UTC"
-    misfire_grace_hours: float = Field(12.0, ge=0, le=24)
-
-    @field_validator("days_after_start", "days_before_end")
-    @classmethod
-    def _days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if any(day < 1 or day > 3650 for day in value):
-            raise ValueError("days must be whole numbers from 1 to 3650")
-        return tuple(sorted(set(value)))
-
-    @field_validator("run_at", mode="before")
-    @classmethod
-    def _run_at(cls, value: Any) -> str:
-        return time_of_day(value)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return check_zone(value)
-
-
 class LoggingSettings(_Section):
     format: Literal["text", "json"] = "text"
 
@@ -256,6 +231,7 @@ class Settings(_Section):
     messages: MessageSettings = MessageSettings()
     campaigns: CampaignSettings = CampaignSettings()
     reminders: ReminderSettings = ReminderSettings()
+    escalation: EscalationSettings = EscalationSettings()
     reassign: ReassignSettings = ReassignSettings()
     logging: LoggingSettings = LoggingSettings()
     admin: AdminSettings = AdminSettings()

@@ -24,6 +24,7 @@ def _campaign_from_row(row: dict[str, Any]) -> Campaign:
         start=parse_okta_time(row["start_at"]),
         end=parse_okta_time(row["end_at"]),
         time_zone=row["time_zone"] or "",
+        template_id=row.get("template_id") or "",
     )
 
 
@@ -50,16 +51,25 @@ class Campaigns(Table):
                     [iso(now), campaign.id],
                 )
 
-    def note(self, campaign_id: str, name: str, now: datetime) -> None:
+    def note(self, campaign_id: str, name: str, now: datetime, template_id: str = "") -> None:
         """Remember a campaign as soon as an event names it, before Okta is asked about
         it: if the launch never completes (Okta down for days), the daily pass still
-        finds the campaign and announces it."""
+        finds the campaign and announces it. ``template_id`` (only the launch event
+        carries it) is kept for per-campaign rules."""
         with self.write() as db:
             db.execute(
                 "INSERT OR IGNORE INTO campaigns (id, name, status, refreshed_at)"
                 " VALUES (?, ?, 'UNKNOWN', ?)",
                 [campaign_id, name or campaign_id, iso(now)],
             )
+            if template_id:
+                db.execute(
+                    "UPDATE campaigns SET template_id = ? WHERE id = ?", [template_id, campaign_id]
+                )
+
+    def template_id(self, campaign_id: str) -> str:
+        row = self._one("SELECT template_id FROM campaigns WHERE id = ?", [campaign_id])
+        return (row["template_id"] if row else None) or ""
 
     def note_not_found(self, campaign_id: str, now: datetime) -> datetime:
         """Okta answered 404 for the campaign; returns since when it has done so."""

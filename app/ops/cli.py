@@ -247,6 +247,19 @@ def sync(obj: Context, campaign_id: str) -> None:
     _as_job(obj, "sync", {"campaign_id": campaign_id}, "okta", "slack")
 
 
+@cli.command()
+@click.argument("campaign_id")
+@click.option("--reviewer", metavar="EMAIL", default="", help="Only this reviewer.")
+@click.pass_obj
+@_exit_on_error
+def nudge(obj: Context, campaign_id: str, reviewer: str) -> None:
+    """Remind whoever still has items pending in CAMPAIGN_ID, now (once a day at most)."""
+    if not is_okta_id(campaign_id):
+        raise click.BadParameter("must be letters and digits only", param_hint="CAMPAIGN_ID")
+    args = {"campaign_id": campaign_id, "reviewer": reviewer.strip()}
+    _as_job(obj, "nudge", args, "okta", "slack")
+
+
 @cli.command("test-message")
 @click.argument("target")
 @click.pass_obj

@@ -1,4 +1,4 @@
-"""One sender per deployment: ``remind``, ``sync`` and ``test-message`` as jobs.
+"""One sender per deployment: ``remind``, ``sync``, ``nudge`` and ``test-message`` as jobs.
 
 Slack paces a workspace as a whole, and only one process at a time may send (the
 holder of the worker lock, see app.pipeline.lock). So a command that sends asks first:
@@ -29,6 +29,7 @@ from app.integrations.slack import SlackError
 from app.messages import test_message
 from app.models import is_okta_id
 from app.pipeline.lock import WorkerLock
+from app.pipeline.nudge import NudgeError, nudge
 from app.pipeline.on_launch import RetryLater, launch_campaign
 from app.pipeline.reminder_pass import run_reminder_pass
 from app.services import Services
@@ -38,7 +39,7 @@ __all__ = ["KINDS", "CommandRunner", "JobError", "hand_off_or_run", "run_job"]
 
 log = logging.getLogger(__name__)
 
-KINDS = ("remind", "sync", "test-message")
+KINDS = ("remind", "sync", "nudge", "test-message")
 POLL_SECONDS = 0.2
 _SLACK_TARGET = re.compile(r"[UWCGD][A-Z0-9]{2,20}|#[a-z0-9_-]{1,80}")
 
@@ -102,6 +103,27 @@ def _sync(
     return 1 if result.auth_error else 0
 
 
+def _nudge(
+    services: Services,
+    args: dict[str, Any],
+    out: TextIO,
+    send: bool,
+    stop: threading.Event | None,
+) -> int:
+    try:
+        result = nudge(
+            services, args["campaign_id"], args.get("reviewer") or "", send=send, stop=stop
+        )
+    except NudgeError as exc:
+        raise JobError(str(exc)) from None
+    print(result.line(), file=out)
+    for note in result.notes:
+        print(f"  {note}", file=out)
+    if result.auth_error:
+        raise JobError(result.auth_error)
+    return 0
+
+
 def _test_message(
     services: Services,
     args: dict[str, Any],
@@ -128,6 +150,7 @@ _JOBS: dict[
 ] = {
     "remind": _remind,
     "sync": _sync,
+    "nudge": _nudge,
     "test-message": _test_message,
 }
 
@@ -137,8 +160,12 @@ def check_args(kind: str, args: dict[str, Any]) -> None:
     only as far as this check)."""
     if kind not in _JOBS:
         raise JobError(f"unknown job kind {kind!r}")
-    if kind == "sync" and not is_okta_id(args.get("campaign_id")):
+    if kind in ("sync", "nudge") and not is_okta_id(args.get("campaign_id")):
         raise JobError("CAMPAIGN_ID must be letters and digits only")
+    if kind == "nudge" and args.get("reviewer"):
+        reviewer = str(args["reviewer"])
+        if "@" not in reviewer or len(reviewer) > 320 or any(c.isspace() for c in reviewer):
+            raise JobError("--reviewer: use the reviewer's email address")
     if kind == "test-message":
         target = str(args.get("target") or "")
         if not ("@" in target and not target.startswith("#")) and not _SLACK_TARGET.fullmatch(

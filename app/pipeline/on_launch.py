@@ -9,7 +9,7 @@ unique key means a reviewer already told is not told again.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,10 +17,11 @@ from app.db import Store
 from app.events import EventView
 from app.integrations.okta import OktaClient, OktaError, OktaNotFound
 from app.messages import launch_message
-from app.models import Campaign, ClaimedEvent, MessageScope, ReviewerTally
+from app.models import Campaign, ClaimedEvent, MessageScope, ReviewerTally, is_okta_id
 from app.pipeline.admin_channel import AdminChannel
 from app.pipeline.planning import Planner, Recipient
-from app.timeutil import Clock
+from app.pipeline.reminder_days import campaign_plan
+from app.timeutil import Clock, zone
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -97,6 +98,7 @@ class Launcher:
         running (retired after a misconfiguration, say) is followed again."""
         store, now = self.store, self.clock()
         campaign = Campaign.from_api(self.okta.get_campaign(campaign_id))
+        campaign = replace(campaign, template_id=store.campaigns.template_id(campaign.id))
         summary = LaunchSummary(campaign_id=campaign.id, name=campaign.name)
         if campaign.status == "LAUNCHING":
             # Okta is still generating reviews; reading them now would miss people.
@@ -130,6 +132,21 @@ class Launcher:
         summary.unresolved_reviews = len(tally.unresolved)
         recipients = [Recipient(c.person, c.pending) for c in tally.pending_reviewers]
         summary.pending_reviewers = len(recipients)
+        tz = zone(campaign.time_zone, self.planner.settings.campaigns.default_time_zone)
+        rules = campaign_plan(campaign, self.planner.settings.reminders, tz)
+        if not rules.notify:
+            summary.skipped = f"not announced: excluded by {rules.why}"
+            log.info("launch: %s", summary.line())
+            return summary
+        if not rules.launch_message:
+            # Okta's own settings for the campaign: reviewers are not told on assignment
+            # (reminders.follow_okta_settings); they hear from us at the first reminder.
+            summary.skipped = (
+                "not announced: the campaign's Okta settings say reviewers are not "
+                "notified on assignment (notifyReviewerWhenReviewAssigned: false)"
+            )
+            log.info("launch: %s", summary.line())
+            return summary
 
         ctx = self.planner.context(campaign, now)
         plan = self.planner.plan(
@@ -166,10 +183,17 @@ class LaunchHandler:
         self.clock = clock
 
     def __call__(self, event: ClaimedEvent) -> str:
-        name = EventView(event.payload).debug_str("campaignName", 300)
+        view = EventView(event.payload)
+        name = view.debug_str("campaignName", 300)
+        template_id = view.debug_str("campaignTemplateId", 64)
         # Remembered before Okta is asked: if the launch never completes (Okta down for
         # days), the daily pass still finds the campaign and announces it.
-        self.store.campaigns.note(event.campaign_id, name, self.clock())
+        self.store.campaigns.note(
+            event.campaign_id,
+            name,
+            self.clock(),
+            template_id=template_id if is_okta_id(template_id) else "",
+        )
         try:
             self.launcher.launch(event.campaign_id)
         except OktaNotFound as exc:

@@ -31,6 +31,7 @@ from app.integrations.slack import (
     SlackTransientError,
 )
 from app.models import ClaimedMessage, MessageScope
+from app.reminder_messages import digest_message
 from app.timeutil import Clock, iso
 
 __all__ = ["DrainResult", "Outbox"]
@@ -112,14 +113,14 @@ class Outbox:
     ) -> None:
         now = self.clock()
         if isinstance(outcome, Posted):
-            self.store.messages.mark_sent(item.id, outcome.channel, outcome.ts, now)
+            self.store.messages.mark_sent(item.ids, outcome.channel, outcome.ts, now)
             result.sent += 1
             self._close_circuit()
             return
         if isinstance(outcome, SlackAuthError):
             # Not this message's fault: put it back untouched and stop sending until the
             # credential check (app.pipeline.credentials) sees the token work again.
-            self.store.messages.mark_retry(item.id, outcome.code, now, count_attempt=False)
+            self.store.messages.mark_retry(item.ids, outcome.code, now, count_attempt=False)
             message = (
                 f"SLACK_BOT_TOKEN rejected: {outcome.code}"
                 if outcome.setting == "SLACK_BOT_TOKEN"
@@ -142,13 +143,13 @@ class Outbox:
             # upstream outage. The message keeps its tries; everyone waits.
             until = self._open_circuit(outcome.code, outcome.retry_after)
             self.store.messages.mark_retry(
-                item.id, outcome.code, datetime.fromtimestamp(until, UTC), count_attempt=False
+                item.ids, outcome.code, datetime.fromtimestamp(until, UTC), count_attempt=False
             )
             result.outage = outcome.code
             result.retrying += 1
             return
         if isinstance(outcome, SlackPermanentError):
-            self.store.messages.mark_failed(item.id, outcome.code, now)
+            self.store.messages.mark_failed(item.ids, outcome.code, now)
             result.failed += 1
             result.errors.append(outcome.code)
             log.warning(
@@ -161,17 +162,21 @@ class Outbox:
         hint = 0.0
         if item.attempts >= self.max_attempts:
             self.store.messages.mark_failed(
-                item.id, f"{code} (gave up after {item.attempts} tries)", now
+                item.ids, f"{code} (gave up after {item.attempts} tries)", now
             )
             result.failed += 1
             result.errors.append(code)
             return
         delay = self._retry_delay(item.attempts, hint)
-        self.store.messages.mark_retry(item.id, code, now + timedelta(seconds=delay))
+        self.store.messages.mark_retry(item.ids, code, now + timedelta(seconds=delay))
         result.retrying += 1
 
     def _send(self, item: ClaimedMessage) -> Posted | Exception:
         try:
+            if item.group and item.digest:
+                # Reminders due in several campaigns: one message lists them all.
+                digest = digest_message(item.digest)
+                return self.slack.post(item.slack_user_id, digest.text, digest.blocks)
             return self.slack.post(item.slack_user_id, item.text, item.blocks)
         except Exception as exc:  # sorted by _settle; nothing may escape a sender thread
             return exc

@@ -7,7 +7,10 @@ For every campaign still followed:
 2. re-read its ``UNREVIEWED`` reviews and refresh the reviewer table;
 3. safety net: anyone with pending items who was never told about the campaign
    (no launch or reassignment message) gets the launch message now;
-4. if a milestone is due, remind everyone with pending items, once per milestone.
+4. if a milestone is due (app.pipeline.reminder_days: the rhythm, rules and Okta's own
+   settings), remind everyone with pending items, once per milestone;
+5. plan everything due together (app.pipeline.reminder_batch): one digest per person,
+   and, for the scheduled pass, at their working hours.
 
 Day N of a campaign is its start date + N calendar days in the campaign's time
 zone. Catch-up: the milestone sent is the latest one on or before today, so a
@@ -24,8 +27,8 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
@@ -38,22 +41,30 @@ from app.integrations.okta import (
     OktaNotFound,
     OktaUnavailable,
 )
-from app.integrations.slack.directory import Resolution
-from app.messages import (
-    Message,
-    MessageContext,
-    final_notice_message,
-    launch_message,
-    reminder_message,
-    render_console,
+from app.messages import launch_message, render_console
+from app.models import (
+    Campaign,
+    LedgerKey,
+    MessageScope,
+    PlannedMessage,
+    ReviewerCount,
+    ReviewerTally,
 )
-from app.models import Campaign, LedgerKey, MessageScope, ReviewerCount, ReviewerTally
 from app.pipeline.admin_channel import AdminChannel
 from app.pipeline.on_launch import ENDED_STATUSES
 from app.pipeline.outbox import Outbox
 from app.pipeline.planning import Plan, Planner, Recipient, prepare
-from app.pipeline.reminder_days import campaign_day, due_milestone, local_date, milestone_days
-from app.timeutil import Clock, zone
+from app.pipeline.reminder_batch import DueReminder, ReminderBatch
+from app.pipeline.reminder_days import (
+    campaign_day,
+    campaign_length,
+    campaign_plan,
+    due_milestone,
+    local_date,
+)
+from app.pipeline.resource_labels import ResourceLabels
+from app.reminder_messages import moment_of
+from app.timeutil import Clock, iso, zone
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -74,6 +85,7 @@ class PassResult:
     unmapped: int = 0
     failed: int = 0
     skipped: int = 0
+    scheduled: int = 0  # planned for later: the reviewer's working hours
     retired: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     auth_error: str = ""
@@ -86,7 +98,8 @@ class PassResult:
                 f"dry run: would_send={self.planned} unmapped={self.unmapped} "
                 f"retire={len(self.retired)} (nothing was sent or recorded)"
             )
-        return f"sent={self.sent} unmapped={self.unmapped} failed={self.failed}"
+        line = f"sent={self.sent} unmapped={self.unmapped} failed={self.failed}"
+        return line + (f" scheduled={self.scheduled}" if self.scheduled else "")
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -95,6 +108,7 @@ class PassResult:
             "unmapped": self.unmapped,
             "failed": self.failed,
             "skipped": self.skipped,
+            "scheduled": self.scheduled,
             "retired": self.retired,
             "errors": self.errors[:20],
             "auth_error": self.auth_error,
@@ -110,6 +124,7 @@ class PassParts:
     planner: Planner
     outbox: Outbox
     admin: AdminChannel
+    labels: ResourceLabels
     settings: Settings
     clock: Clock
     sleep: Callable[[float], None]
@@ -122,6 +137,7 @@ class PassParts:
             services.planner,
             services.outbox,
             services.admin,
+            services.labels,
             services.settings,
             services.clock,
             services.sleep,
@@ -138,7 +154,10 @@ class ReminderPass:
         out: TextIO | None = None,
         stop: threading.Event | None = None,
         send: bool = True,
+        timed: bool = False,
     ) -> None:
+        """``timed``: the scheduled pass (working hours and spacing apply, and it does
+        not wait for its messages: the worker sends them when their time comes)."""
         self.parts = parts
         self.settings = parts.settings
         self.today = today
@@ -149,6 +168,10 @@ class ReminderPass:
         self.queued: list[LedgerKey] = []  # what this pass queued
         self.stop = stop
         self.send = send
+        self.timed = timed
+        self.batch = ReminderBatch(parts.settings, parts.store, timed=timed)
+        # Each campaign's ledger (recipient, kind, milestone) -> status, before this pass.
+        self.ledgers: dict[str, dict[tuple[str, str, str], str]] = {}
 
     def _today_in(self, tz: ZoneInfo) -> date:
         return self.today or local_date(self.parts.clock(), tz)
@@ -181,7 +204,9 @@ class ReminderPass:
                 # One campaign's trouble must not cost the others their reminders.
                 self.result.errors.append(f"{stored.id}: {exc}")
                 log.error("reminder pass: campaign %s skipped: %s", stored.id, exc)
-        if not self.dry_run and self.scopes and not self.result.auth_error:
+        if not self.result.auth_error:
+            self._plan_reminders()
+        if not self.dry_run and not self.timed and self.scopes and not self.result.auth_error:
             drained = self.parts.outbox.settle(
                 self.scopes, sleep=self.parts.sleep, stop=self.stop, send=self.send
             )
@@ -226,6 +251,7 @@ class ReminderPass:
         except OktaNotFound:
             self._not_found(stored)
             return
+        campaign = replace(campaign, template_id=stored.template_id)
         tz = zone(campaign.time_zone, self.settings.campaigns.default_time_zone)
         today = self._today_in(tz)
         if not self.dry_run:
@@ -245,80 +271,109 @@ class ReminderPass:
                 campaign.id, tally.pending_reviewers, tally.unresolved, parts.clock()
             )
         pending = tally.pending_reviewers
-        if not pending:
+        rules = campaign_plan(campaign, self.settings.reminders, tz)
+        if not pending or not rules.notify:
             return
         resolutions = parts.planner.resolve((c.person for c in pending), persist=not self.dry_run)
         ctx = parts.planner.context(campaign, self._moment(today, tz))
-        plan = Plan(campaign.id)
+        ledger = store.messages.statuses(campaign.id)
+        self.ledgers[campaign.id] = ledger
 
         # Safety net: pending items but never told (a second-level reviewer, a missed
         # event, a launch before install). People handed items by a reassignment are
-        # told by that message (or will be, once its quiet window closes).
+        # told by that message (or will be, once its quiet window closes). Not when
+        # Okta's settings for the campaign say reviewers are not told on assignment.
         reassigned = store.reassignments.recipients(campaign.id)
-        untold = [Recipient(c.person, c.pending) for c in pending if c.person.key not in reassigned]
-        plan.extend(
-            prepare(
-                campaign, untold, resolutions, kind="launch", milestone="",
-                render=lambda r: launch_message(ctx, r.count),
-            )
+        untold = []
+        if rules.launch_message:
+            untold = [
+                Recipient(c.person, c.pending) for c in pending if c.person.key not in reassigned
+            ]
+        plan = prepare(
+            campaign, untold, resolutions, kind="launch", milestone="",
+            render=lambda r: launch_message(ctx, r.count),
         )  # fmt: skip
+        for c in pending:  # everyone's Slack mapping, for the admin page
+            found = resolutions.get(c.person.email.lower()) if c.person.email else None
+            plan.mapping.setdefault(
+                c.person.key, (found.user_id, found.status) if found else (None, "not_found")
+            )
         # Told in this very pass: no launch row yet, or an unmapped one that can now be sent.
-        ledger = store.messages.statuses(campaign.id)
-        launched = {key: ledger.get((key, "launch", "")) for key in plan.mapping}
+        launched = {r.person.key: ledger.get((r.person.key, "launch", "")) for r in untold}
         newly_told = {
             r.person.key
             for r in untold
             if launched[r.person.key] is None
             or (launched[r.person.key] == "unmapped" and plan.mapping[r.person.key][0])
         }
+        self._record(campaign, plan, ledger)
 
         day = campaign_day(campaign, today, tz)
-        milestones = milestone_days(campaign, self.settings.reminders, tz)
-        milestone = due_milestone(milestones, day) if day is not None else None
+        milestone = due_milestone(rules.days, day) if day is not None else None
         if milestone is not None:
-            plan.extend(
-                self._reminders(campaign, pending, resolutions, ctx, milestone, milestones,
-                                newly_told, tz)
-            )  # fmt: skip
-        self._record(campaign, plan, ledger)
+            due = self._reminders(campaign, pending, milestone, rules.days, newly_told, tz)
+            self.batch.add(due, resolutions)
 
     def _reminders(
         self,
         campaign: Campaign,
         pending: list[ReviewerCount],
-        resolutions: dict[str, Resolution],
-        ctx: MessageContext,
         milestone: int,
-        milestones: list[int],
+        days: tuple[int, ...],
         newly_told: set[str],
         tz: ZoneInfo,
-    ) -> Plan:
+    ) -> list[DueReminder]:
         """One reminder per pending reviewer for ``milestone``, unless they were first
         told about the campaign on or after that day: a reminder would then repeat
         the message they just got (and two messages in one day help nobody)."""
         assert campaign.start is not None  # a milestone is due only for a campaign with a start
         first_told = self.parts.store.messages.first_told(campaign.id)
         milestone_date = local_date(campaign.start, tz).toordinal() + milestone
-        recipients = []
+        moment = moment_of(milestone, days, campaign_length(campaign, tz))
+        due = []
         for c in pending:
             told_at = first_told.get(c.person.key)
             told_late = c.person.key in newly_told or (
                 told_at is not None and local_date(told_at, tz).toordinal() >= milestone_date
             )
             skip = "told about the campaign on or after this reminder's day" if told_late else ""
-            recipients.append(Recipient(c.person, c.pending, skip_reason=skip))
-        final = milestone == milestones[-1]
-        consequence = self.settings.messages.final_notice_consequence
+            due.append(
+                DueReminder(
+                    campaign, c.person, c.pending, "reminder", f"day{milestone}", moment,
+                    waiting=self.parts.labels.waiting(c.waiting), skip_reason=skip,
+                )
+            )  # fmt: skip
+        return due
 
-        def render(r: Recipient) -> Message:
-            if final:
-                return final_notice_message(ctx, r.count, consequence)
-            return reminder_message(ctx, r.count)
-
-        return prepare(
-            campaign, recipients, resolutions, kind="reminder", milestone=f"day{milestone}",
-            render=render,
-        )  # fmt: skip
+    def _plan_reminders(self) -> None:
+        """Everything due in this pass, planned together: one digest per person."""
+        batch = self.batch
+        if not batch.due:
+            return
+        now = self.parts.clock()
+        render_now = None
+        if self.today is not None:
+            render_now = datetime.combine(self.today, time(12, 0), UTC)
+        rows = batch.rows(now, render_now)
+        if self.dry_run:
+            self._print_rows(rows)
+            return
+        with self.parts.store.write():
+            batch.supersede()
+            queued = self.parts.store.messages.plan(rows, now)
+        fresh = [
+            r
+            for r in rows
+            if (r.recipient, r.kind, r.milestone) not in self.ledgers.get(r.campaign_id, {})
+        ]
+        self.queued += queued
+        self.result.planned += len(queued)
+        self.result.scheduled += sum(
+            1 for r in rows if r.not_before is not None and r.not_before > now
+        )
+        self.result.unmapped += sum(1 for r in fresh if r.status == "unmapped")
+        self.result.skipped += sum(1 for r in fresh if r.status == "skipped")
+        self.scopes += [s for s in batch.scopes if s not in self.scopes]
 
     def _record(
         self, campaign: Campaign, plan: Plan, ledger: dict[tuple[str, str, str], str]
@@ -339,8 +394,16 @@ class ReminderPass:
         self, campaign: Campaign, plan: Plan, ledger: dict[tuple[str, str, str], str]
     ) -> None:
         """Dry run: show what a real pass would send, given what the ledger already has."""
-        for row in plan.rows:
-            status = ledger.get((row.recipient, row.kind, row.milestone))
+        self._print_rows(plan.rows, ledger)
+
+    def _print_rows(
+        self,
+        rows: list[PlannedMessage],
+        ledger: dict[tuple[str, str, str], str] | None = None,
+    ) -> None:
+        for row in rows:
+            known = ledger if ledger is not None else self.ledgers.get(row.campaign_id, {})
+            status = known.get((row.recipient, row.kind, row.milestone))
             if status not in (None, "unmapped") or row.status == "skipped":
                 continue
             if row.status == "unmapped":
@@ -348,8 +411,9 @@ class ReminderPass:
                 print(f"would not reach {row.email}: {row.unmapped_reason}", file=self.out)
                 continue
             self.result.planned += 1
-            label = "reminder " + row.milestone if row.kind == "reminder" else row.kind
-            print(f"── would DM {row.email} ({campaign.id}, {label}) ──", file=self.out)
+            label = row.kind if row.kind == "launch" else f"{row.kind} {row.milestone}"
+            when = f", at {iso(row.not_before)}" if row.not_before else ""
+            print(f"── would DM {row.email} ({row.campaign_id}, {label}{when}) ──", file=self.out)
             for line in render_console(row.blocks):
                 print(f"   {line}", file=self.out)
 
@@ -363,8 +427,12 @@ def run_reminder_pass(
     out: TextIO | None = None,
     stop: threading.Event | None = None,
     send: bool = True,
+    timed: bool = False,
 ) -> PassResult:
-    """One pass over every followed campaign; recorded in ``reminder_runs``."""
+    """One pass over every followed campaign; recorded in ``reminder_runs``.
+
+    ``timed``: the scheduled pass, whose reminders wait for each reviewer's working
+    hours; an operator's ``remind`` sends at once and waits for the outcome."""
     parts = PassParts.of(services)
     store, clock = parts.store, parts.clock
     if dry_run:  # a dry run records nothing, not even that it ran
@@ -372,7 +440,10 @@ def run_reminder_pass(
     run_id = store.runs.start(
         trigger, today.isoformat() if today else None, False, os.getpid(), clock()
     )
-    result = ReminderPass(parts, today=today, dry_run=False, out=out, stop=stop, send=send).run()
+    parts.labels.new_pass()
+    result = ReminderPass(
+        parts, today=today, dry_run=False, out=out, stop=stop, send=send, timed=timed
+    ).run()
     store.runs.finish(run_id, result.summary(), clock())
     parts.admin.pass_done(today or clock().date())
     log.info("reminder pass (%s): %s", trigger, result.line())

@@ -207,7 +207,9 @@ class Worker:
             if self.backfill_enabled:
                 self._next_backfill = 0.0  # the main loop reads the system log first
             # The main loop sends; the pass plans and waits (one sender per process).
-            result = run_reminder_pass(services, trigger=trigger, stop=self.stop_event, send=False)
+            result = run_reminder_pass(
+                services, trigger=trigger, stop=self.stop_event, send=False, timed=True
+            )
             return result.retry_at or None
         finally:
             services.close()
