@@ -436,3 +436,18 @@ def test_test_message_needs_no_okta_credentials(oauth_env, fake_slack):
     )
     assert result.exit_code == 0, result.output
     assert len(fake_slack.messages) == 1
+
+
+def test_the_token_request_asks_for_every_scope_the_client_uses(oauth_services, fake_okta):
+    campaign_id = fake_okta.generate_campaign(reviews=4, reviewers=2, group_reviews=2)
+    group = next(r for r in fake_okta.reviews_of(campaign_id) if r["reviewerType"] == "GROUP")
+    # A directory read works on the same Bearer token as the campaign reads.
+    assert oauth_services.okta.group_name(group["reviewerGroupProfile"]["groupId"])
+    form = parse_qs(fake_okta.requests_to(TOKEN_PATH, "POST")[-1].body.decode())
+    assert form["scope"][0].split() == [
+        "okta.governance.accessCertifications.read",
+        "okta.logs.read",
+        "okta.users.read",
+        "okta.groups.read",
+        "okta.apps.read",
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from fakes.httpserver import Response
 
-__all__ = ["ERROR_400_FILTER", "ERROR_429", "error", "json_response"]
+__all__ = ["ERROR_400_FILTER", "ERROR_429", "error", "json_response", "not_found"]
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -60,3 +60,9 @@ def error(code: str, summary: str, causes: list[dict[str, Any]] | None = None) -
         "errorId": error_id,
         "errorCauses": causes or [],
     }
+
+
+def not_found(item_id: str, kind: str) -> Response:
+    """Okta's 404 for an id it does not know (``kind`` as Okta names it: ``User``…)."""
+    summary = f"Not found: Resource not found: {item_id} ({kind})"
+    return json_response(404, error("E0000007", summary))

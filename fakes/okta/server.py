@@ -9,13 +9,15 @@ responses in ``tests/samples/`` show (see the README there):
   can prove a client never sent its token to another host: ``assert fake.admin_requests == []``.
 * ``GET /governance/api/v1/campaigns/{id}``, ``GET /governance/api/v1/reviews`` (filter, limit,
   ``after`` cursor, ``orderBy=created asc``) and ``GET /governance/api/v1/reviews/{id}``.
+* The directory: users (by id or login), groups and their members, apps.
 * SSWS or Bearer auth, ``X-Rate-Limit-*`` headers on every response, optional enforcement of a
   per-minute limit, and faults (errors, 429s, hangs) queued per path prefix.
 
 This module holds the org's data and routes requests; the endpoints and behaviours with more
-to them live beside it: ``reviews`` (the paged review list), ``oauth`` (the token endpoint),
-``logs`` (the System Log), ``faults`` (injected faults and the rate-limit window) and
-``responses`` (JSON answers and Okta error bodies).
+to them live beside it: ``reviews`` (the paged review list), ``directory`` (users, groups,
+members, apps; ``people`` generates them), ``oauth`` (the token endpoint), ``logs`` (the
+System Log), ``faults`` (injected faults and the rate-limit window) and ``responses`` (JSON
+answers and Okta error bodies).
 """
 
 from __future__ import annotations
@@ -26,17 +28,19 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
 from fakes.httpserver import FakeHTTPServer, Request, Response
 from fakes.okta.data import API, REVIEWS, generate, link, okta_id, timestamp
+from fakes.okta.directory import Directory
 from fakes.okta.faults import Fault, FaultQueue, RateWindow, fault_response
 from fakes.okta.logs import LOGS, SystemLog
 from fakes.okta.oauth import TOKEN_PATH, ClientKey, client_key, issue_token
-from fakes.okta.responses import ERROR_400_FILTER, ERROR_429, error, json_response
+from fakes.okta.people import app_record, generate_people
+from fakes.okta.responses import ERROR_400_FILTER, ERROR_429, error, json_response, not_found
 from fakes.okta.reviews import DEFAULT_LIMIT, MAX_LIMIT, ListKey, list_reviews
 
 # The error bodies and Fault now live in faults/responses; they stay importable from here.
@@ -95,6 +99,7 @@ class FakeOkta(FakeHTTPServer):
         self._window = RateWindow()
         self.rate_limited = 0  # 429 answers, enforced or injected
         self.system_log = SystemLog()
+        self.directory = Directory()
         # An outage: every API call answers ``outage_status`` until this time (clock).
         self.outage_until = 0.0
         self.outage_status = 503
@@ -129,6 +134,21 @@ class FakeOkta(FakeHTTPServer):
         with self.lock:
             self._store_review(_copy(review))
 
+    def add_user(self, user: dict[str, Any]) -> None:
+        """An Okta user (``id``, ``status``, ``profile`` with ``login`` or ``email``…)."""
+        with self.lock:
+            self.directory.add_user(_copy(user))
+
+    def add_group(self, group: dict[str, Any], members: Iterable[dict[str, Any]] = ()) -> None:
+        """An Okta group (``id``, ``profile.name``…) and its member users, in list order."""
+        with self.lock:
+            self.directory.add_group(_copy(group), _copy(list(members)))
+
+    def add_app(self, app_id: str, label: str) -> None:
+        """An app whose ``label`` ``GET /api/v1/apps/{app_id}`` answers."""
+        with self.lock:
+            self.directory.add_app(app_record(app_id, label, created=self._now()))
+
     def load_samples(self, samples_dir: str | Path) -> None:
         """Load campaign-active.json and the reviews of reviews-page-1/2.json, in page order.
 
@@ -160,8 +180,11 @@ class FakeOkta(FakeHTTPServer):
         status: str = "ACTIVE",
         email_domain: str = "example.com",
         description: str = "Generated access review for tests, benchmarks and the demo.",
+        managers: bool = False,
+        group_members: int = 3,
     ) -> str:
-        """Add a generated campaign (see ``fakes.okta.data.generate``); return its id."""
+        """Add a generated campaign (see ``fakes.okta.data.generate``) and the users, groups
+        and apps behind it (``fakes.okta.people.generate_people``); return its id."""
         with self.lock:
             seed = f"{name}/{len(self._campaigns)}"
         campaign, generated = generate(
@@ -178,12 +201,21 @@ class FakeOkta(FakeHTTPServer):
             email_domain=email_domain,
             description=description,
         )
+        people = generate_people(
+            campaign,
+            generated,
+            admin=self.admin_url,
+            email_domain=email_domain,
+            managers=managers,
+            group_members=group_members,
+        )
         # Profiles and link dicts are shared between generated reviews (fast, small); that is
         # safe because the fake only ever replaces them, never edits them in place.
         with self.lock:
             self._campaigns[campaign["id"]] = campaign
             for review in generated:
                 self._store_review(review)
+            self.directory.add_people(people)
         return str(campaign["id"])
 
     def reviews_of(self, campaign_id: str) -> list[dict[str, Any]]:
@@ -295,11 +327,13 @@ class FakeOkta(FakeHTTPServer):
             return json_response(status, body, headers)
         if path == CAMPAIGNS and request.method == "GET":
             return self._list_campaigns(request)
+        directory = self.directory.answer(request, path, self.admin_url)
+        if directory is not None:
+            return directory
         review = _REVIEW_PATH.fullmatch(path)
         campaign = _CAMPAIGN_PATH.fullmatch(path)
         if path != REVIEWS and not review and not campaign:
-            summary = f"Not found: Resource not found: {request.path} ({request.method})"
-            return json_response(404, error("E0000007", summary))
+            return not_found(request.path, request.method)
         if request.method != "GET":
             summary = "The endpoint does not support the provided HTTP method"
             return json_response(405, error("E0000022", summary))
@@ -351,11 +385,7 @@ class FakeOkta(FakeHTTPServer):
 
 def _get(store: dict[str, dict[str, Any]], item_id: str, kind: str) -> Response:
     item = store.get(item_id)
-    if item is None:
-        return json_response(
-            404, error("E0000007", f"Not found: Resource not found: {item_id} ({kind})")
-        )
-    return json_response(200, item)
+    return not_found(item_id, kind) if item is None else json_response(200, item)
 
 
 def _copy(data: Any) -> Any:

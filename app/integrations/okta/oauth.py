@@ -31,8 +31,14 @@ from app.integrations.okta import OktaAuthError
 
 __all__ = ["SCOPES", "OAuthError", "PrivateKeyJWTAuth", "load_signing_key"]
 
-# Campaigns and reviews; the System Log (events missed while certnotify was down).
-SCOPES = "okta.governance.accessCertifications.read okta.logs.read"
+# Campaigns and reviews; the System Log (events missed while certnotify was down); users
+# (reviewers' managers), groups (group reviewers' members, group names) and apps (labels).
+# The org authorization server checks every requested scope against the service app's
+# grants, so each scope named here must be granted to the app (README, "Okta API access").
+SCOPES = (
+    "okta.governance.accessCertifications.read okta.logs.read"
+    " okta.users.read okta.groups.read okta.apps.read"
+)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 # Okta accepts RS256/384/512 and ES256/384/512 for private_key_jwt assertions
