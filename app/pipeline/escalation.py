@@ -54,7 +54,9 @@ class Escalations:
         s = self.settings
         after = s.after_day is not None and day is not None and day >= s.after_day
         near_end = (
-            s.days_before_end is not None and days_left is not None and days_left <= s.days_before_end
+            s.days_before_end is not None
+            and days_left is not None
+            and days_left <= s.days_before_end
         )
         return after or near_end
 

@@ -19,6 +19,7 @@ from app.integrations.okta import OktaClient, OktaError, OktaNotFound
 from app.messages import launch_message
 from app.models import Campaign, ClaimedEvent, MessageScope, ReviewerTally, is_okta_id
 from app.pipeline.admin_channel import AdminChannel
+from app.pipeline.group_reviews import GroupReviewers
 from app.pipeline.planning import Planner, Recipient
 from app.pipeline.reminder_days import campaign_plan
 from app.timeutil import Clock, zone
@@ -54,6 +55,8 @@ class LaunchSummary:
     unresolved_reviews: int = 0
     skipped: str = ""
     scopes: list[MessageScope] = field(default_factory=list)
+    group_members: int = 0  # members of groups holding reviews, told too
+    notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         if self.skipped:
@@ -63,7 +66,8 @@ class LaunchSummary:
             f"{self.review_pages} pages, {self.reviewers} reviewers "
             f"({self.pending_reviewers} with pending items), {self.queued} DMs queued, "
             f"{len(self.unmapped)} not in Slack, {self.unresolved_reviews} pending reviews "
-            "without a person (group or resource owner)"
+            f"without a person (group or resource owner; {self.group_members} group members "
+            "told)"
         )
 
 
@@ -157,9 +161,14 @@ class Launcher:
             render=lambda r: launch_message(ctx, r.count),
             now=now,
         )
-        summary.queued = len(plan.queued)
-        summary.unmapped = plan.unmapped
-        summary.scopes = plan.scopes
+        # Reviews held by a group: its members are told too (app.pipeline.group_reviews).
+        groups = GroupReviewers(self.okta, self.planner)
+        group_plan = self.planner.commit(groups.plan(campaign, tally.unresolved, ctx), now)
+        summary.queued = len(plan.queued) + len(group_plan.queued)
+        summary.unmapped = plan.unmapped + group_plan.unmapped
+        summary.scopes = plan.scopes + group_plan.scopes
+        summary.group_members = len({r.recipient for r in group_plan.rows})
+        summary.notes = groups.notes
         if self.admin is not None:
             self.admin.launched(
                 campaign,

@@ -51,6 +51,8 @@ from app.models import (
     ReviewerTally,
 )
 from app.pipeline.admin_channel import AdminChannel
+from app.pipeline.escalation import Escalations
+from app.pipeline.group_reviews import GroupReviewers
 from app.pipeline.on_launch import ENDED_STATUSES
 from app.pipeline.outbox import Outbox
 from app.pipeline.planning import Plan, Planner, Recipient, prepare
@@ -172,6 +174,8 @@ class ReminderPass:
         self.batch = ReminderBatch(parts.settings, parts.store, timed=timed)
         # Each campaign's ledger (recipient, kind, milestone) -> status, before this pass.
         self.ledgers: dict[str, dict[tuple[str, str, str], str]] = {}
+        self.groups = GroupReviewers(parts.okta, parts.planner)
+        self.escalations = Escalations(parts.okta, parts.store, parts.planner, parts.settings)
 
     def _today_in(self, tz: ZoneInfo) -> date:
         return self.today or local_date(self.parts.clock(), tz)
@@ -272,7 +276,7 @@ class ReminderPass:
             )
         pending = tally.pending_reviewers
         rules = campaign_plan(campaign, self.settings.reminders, tz)
-        if not pending or not rules.notify:
+        if not rules.notify or not (pending or tally.unresolved):
             return
         resolutions = parts.planner.resolve((c.person for c in pending), persist=not self.dry_run)
         ctx = parts.planner.context(campaign, self._moment(today, tz))
@@ -307,12 +311,18 @@ class ReminderPass:
             or (launched[r.person.key] == "unmapped" and plan.mapping[r.person.key][0])
         }
         self._record(campaign, plan, ledger)
+        if rules.launch_message and tally.unresolved:
+            groups = self.groups.plan(campaign, tally.unresolved, ctx, persist=not self.dry_run)
+            self._record(campaign, groups, ledger)
 
         day = campaign_day(campaign, today, tz)
         milestone = due_milestone(rules.days, day) if day is not None else None
         if milestone is not None:
             due = self._reminders(campaign, pending, milestone, rules.days, newly_told, tz)
             self.batch.add(due, resolutions)
+        days_left = (local_date(campaign.end, tz) - today).days if campaign.end else None
+        if self.escalations.due_now(day, days_left):
+            self.batch.add(*self.escalations.due(campaign, pending))
 
     def _reminders(
         self,

@@ -44,11 +44,16 @@ def client_key(public_key_pem: str) -> ClientKey:
 
 
 def issue_token(
-    request: Request, clients: dict[str, ClientKey], audience: str
+    request: Request,
+    clients: dict[str, ClientKey],
+    audience: str,
+    granted: dict[str, set[str]] | None = None,
 ) -> tuple[Response, str | None]:
     """Answer one token request: the response, and the access token it issued (or None).
 
     ``audience`` is the token endpoint's URL on the org host, which the assertion must name.
+    ``granted``: client id -> the scopes granted to it; as Okta, a request naming any
+    other scope is refused with ``invalid_scope`` (no entry: everything is granted).
     """
     form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
     client_id = form.get("client_id") or ""
@@ -71,6 +76,13 @@ def issue_token(
         form.get("client_assertion_type") != _JWT_BEARER
     ):
         return json_response(400, {"error": "unsupported_grant_type"}), None
+    allowed = (granted or {}).get(client_id)
+    refused = sorted(set(form.get("scope", "").split()) - allowed) if allowed is not None else []
+    if refused:
+        description = "The following scopes are not allowed: " + ", ".join(refused)
+        return json_response(
+            400, {"error": "invalid_scope", "error_description": description}
+        ), None
     token = f"fake-access-{secrets.token_hex(8)}"
     body = {
         "token_type": "Bearer",

@@ -95,6 +95,7 @@ class FakeOkta(FakeHTTPServer):
         self._seq = itertools.count()
         self._faults = FaultQueue()
         self._oauth_clients: dict[str, ClientKey] = {}
+        self._granted_scopes: dict[str, set[str]] = {}
         self.token_requests = 0
         self._window = RateWindow()
         self.rate_limited = 0  # 429 answers, enforced or injected
@@ -295,11 +296,16 @@ class FakeOkta(FakeHTTPServer):
                 response.headers.update(fault.headers)
             return response
 
-    def register_oauth_client(self, client_id: str, public_key_pem: str) -> None:
-        """An API service app whose private_key_jwt assertions this org accepts."""
+    def register_oauth_client(
+        self, client_id: str, public_key_pem: str, scopes: Iterable[str] | None = None
+    ) -> None:
+        """An API service app whose private_key_jwt assertions this org accepts, granted
+        ``scopes`` (None: any)."""
         key = client_key(public_key_pem)
         with self.lock:
             self._oauth_clients[client_id] = key
+            if scopes is not None:
+                self._granted_scopes[client_id] = set(scopes)
 
     def revoke_bearer_tokens(self) -> None:
         with self.lock:
@@ -308,7 +314,9 @@ class FakeOkta(FakeHTTPServer):
     def _token(self, request: Request) -> Response:
         """``POST /oauth2/v1/token``: client credentials with a private_key_jwt assertion."""
         self.token_requests += 1
-        response, token = issue_token(request, self._oauth_clients, self.url + TOKEN_PATH)
+        response, token = issue_token(
+            request, self._oauth_clients, self.url + TOKEN_PATH, self._granted_scopes
+        )
         if token is not None:
             self.bearer_tokens.add(token)
         return response

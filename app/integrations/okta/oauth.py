@@ -14,6 +14,7 @@ whatever it holds). A key Okta would refuse stops start-up with one
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -29,16 +30,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from app.config import SettingsError
 from app.integrations.okta import OktaAuthError
 
-__all__ = ["SCOPES", "OAuthError", "PrivateKeyJWTAuth", "load_signing_key"]
+__all__ = ["REQUIRED_SCOPES", "SCOPES", "OAuthError", "PrivateKeyJWTAuth", "load_signing_key"]
+
+log = logging.getLogger(__name__)
 
 # Campaigns and reviews; the System Log (events missed while certnotify was down); users
 # (reviewers' managers), groups (group reviewers' members, group names) and apps (labels).
 # The org authorization server checks every requested scope against the service app's
 # grants, so each scope named here must be granted to the app (README, "Okta API access").
-SCOPES = (
-    "okta.governance.accessCertifications.read okta.logs.read"
-    " okta.users.read okta.groups.read okta.apps.read"
-)
+# The first two are required; without the other three, managers are not told, group
+# members not reached and applications not named (a service app granted only the first
+# two, as before issue 13, gets a token for those two: see _narrowed).
+REQUIRED_SCOPES = "okta.governance.accessCertifications.read okta.logs.read"
+SCOPES = REQUIRED_SCOPES + " okta.users.read okta.groups.read okta.apps.read"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 # Okta accepts RS256/384/512 and ES256/384/512 for private_key_jwt assertions
@@ -161,6 +165,27 @@ class PrivateKeyJWTAuth(httpx.Auth):
             headers={"Accept": "application/json"},
         )
 
+    def _narrowed(self, response: httpx.Response) -> bool:
+        """Okta refused a scope the app was never granted (``invalid_scope``): ask again
+        for the required ones only, once, and say what is missing."""
+        if response.status_code != 400 or self.scopes == REQUIRED_SCOPES:
+            return False
+        response.read()
+        try:
+            error = response.json().get("error")
+        except (ValueError, AttributeError):
+            return False
+        if error != "invalid_scope":
+            return False
+        missing = " ".join(sorted(set(self.scopes.split()) - set(REQUIRED_SCOPES.split())))
+        log.warning(
+            "okta refused the optional scopes (%s): grant them to the service app so "
+            "managers are told, group members reached and applications named",
+            missing,
+        )
+        self.scopes = REQUIRED_SCOPES
+        return True
+
     def _store_token(self, response: httpx.Response) -> None:
         response.read()
         try:
@@ -188,7 +213,10 @@ class PrivateKeyJWTAuth(httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         with self._lock:
             if self._token is None or self._clock() >= self._expires:
-                self._store_token((yield self._token_request()))
+                answer = yield self._token_request()
+                if self._narrowed(answer):
+                    answer = yield self._token_request()
+                self._store_token(answer)
             token = self._token
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
