@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Clock = Callable[[], datetime]
 
-__all__ = ["Clock", "iso", "parse_okta_time", "system_clock", "zone"]
+__all__ = ["Clock", "iso", "known_zone", "parse_okta_time", "system_clock", "zone"]
 
 
 def system_clock() -> datetime:
@@ -45,6 +46,24 @@ def zone(name: str | None, default: str) -> ZoneInfo:
             except (ZoneInfoNotFoundError, ValueError):
                 continue
     return ZoneInfo("UTC")
+
+
+def known_zone(name: object) -> str:
+    """``name`` when ``ZoneInfo`` accepts it (an IANA name such as ``America/Los_Angeles``),
+    else "": for zone names from outside (Slack), which are tolerated, not trusted."""
+    if not isinstance(name, str) or not 0 < len(name) <= 64:  # real names are < 40 long
+        return ""
+    return name if _loadable(name) else ""
+
+
+@lru_cache(maxsize=512)
+def _loadable(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    # OSError: "America" is a directory of the zone database, not a zone.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def iso(moment: datetime) -> str:

@@ -5,6 +5,7 @@
 """
 
 from app.db.connection import DatabaseMissing, DatabaseUnavailable
+from app.db.state import CachedSlackUser, SlackUserEntry
 from app.db.store import Store
 
-__all__ = ["DatabaseMissing", "DatabaseUnavailable", "Store"]
+__all__ = ["CachedSlackUser", "DatabaseMissing", "DatabaseUnavailable", "SlackUserEntry", "Store"]

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.db.table import Table
 from app.timeutil import iso, parse_okta_time
 
-__all__ = ["Jobs", "ReminderRuns", "SlackUsers", "State"]
+__all__ = [
+    "CachedSlackUser",
+    "Jobs",
+    "ReminderRuns",
+    "SlackUserEntry",
+    "SlackUsers",
+    "State",
+]
 
 
 class State(Table):
@@ -112,28 +119,50 @@ class Jobs(Table):
         return self._one("SELECT * FROM jobs WHERE id = ?", [job_id])
 
 
-class SlackUsers(Table):
-    """Table ``slack_users``: email -> Slack user id, as last seen."""
+class SlackUserEntry(NamedTuple):
+    """One row to save: what Slack said about an email."""
 
-    def cached(
-        self, emails: Iterable[str], fresher_than: datetime
-    ) -> dict[str, tuple[str | None, str]]:
-        """email -> (user id or None, state) for entries checked after ``fresher_than``."""
+    email: str
+    user_id: str | None  # None: no Slack account has this email
+    state: str  # active | deleted | bot | not_found
+    tz: str = ""  # the member's IANA zone ("America/Los_Angeles"); "" when unknown
+
+
+class CachedSlackUser(NamedTuple):
+    """What the cache knows about one email (see ``SlackUserEntry``)."""
+
+    user_id: str | None
+    state: str
+    tz: str = ""
+
+
+class SlackUsers(Table):
+    """Table ``slack_users``: email -> Slack user id, state and time zone, as last seen."""
+
+    def cached(self, emails: Iterable[str], fresher_than: datetime) -> dict[str, CachedSlackUser]:
+        """email -> CachedSlackUser for entries checked after ``fresher_than``."""
         wanted = sorted({e.lower() for e in emails})
         rows = self._rows(
-            "SELECT email, user_id, state FROM slack_users"
+            "SELECT email, user_id, state, tz FROM slack_users"
             " WHERE checked_at >= ? AND email IN (SELECT value FROM json_each(?))",
             [iso(fresher_than), json.dumps(wanted)],
         )
-        return {r["email"]: (r["user_id"], r["state"]) for r in rows}
+        # tz is NULL in rows saved before it was kept, and when Slack gave none.
+        return {r["email"]: CachedSlackUser(r["user_id"], r["state"], r["tz"] or "") for r in rows}
 
-    def save(self, entries: Iterable[tuple[str, str | None, str]], now: datetime) -> None:
+    def save(self, entries: Iterable[SlackUserEntry], now: datetime) -> None:
         stamp = iso(now)
         with self.write() as db:
             db.table("slack_users").upsert_all(
                 (
-                    {"email": email.lower(), "user_id": uid, "state": state, "checked_at": stamp}
-                    for email, uid, state in entries
+                    {
+                        "email": email.lower(),
+                        "user_id": uid,
+                        "state": state,
+                        "tz": tz or None,
+                        "checked_at": stamp,
+                    }
+                    for email, uid, state, tz in entries
                 ),
                 pk="email",
             )

@@ -49,6 +49,16 @@ class Directory:
         if email:
             self._by_email[email] = user_id
 
+    def replace(self, member: dict[str, Any]) -> None:
+        """Put a changed copy of a member in place of the stored one (same id and email):
+        stored dicts are never mutated, answers may still be sharing the old one."""
+        old = self.get(member["id"])
+        if old is None:
+            raise KeyError(f"no user {member['id']}")
+        if old.get("profile", {}).get("email") != member.get("profile", {}).get("email"):
+            raise ValueError("replace() keeps the email; add a new member instead")
+        self._members[self._position[member["id"]]] = member
+
     def get(self, user_id: str) -> dict[str, Any] | None:
         position = self._position.get(user_id)
         return None if position is None else self._members[position]

@@ -17,6 +17,7 @@ and ``chat.postMessage`` to a deleted user's id succeeds although nobody will re
 This module holds the server, its auth and method dispatch, and the methods themselves; the
 parts beside it: ``directory`` (members, cursors, DM ids), ``params`` (reading arguments),
 ``limits`` (rate limits), ``faults`` (scripted faults) and ``responses`` (error answers).
+Members carry a time zone (``tz``, with ``tz_label`` and ``tz_offset`` as of the answer).
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ from fakes.slack.data import (
     TEAM_ID,
     TEAM_NAME,
     TEAM_URL,
+    as_of,
     member,
     stable_id,
+    zone_fields,
 )
 from fakes.slack.directory import Directory
 from fakes.slack.faults import Fault, fault_response
@@ -79,6 +82,7 @@ class FakeSlack(FakeHTTPServer):
         latency: float = 0.0,
         limits: SlackLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         scopes: str = "chat:write,im:write,users:read,users:read.email",
     ) -> None:
         super().__init__()
@@ -92,6 +96,8 @@ class FakeSlack(FakeHTTPServer):
         self.latency = latency
         self.limits = limits
         self.clock = clock
+        # Epoch seconds "now" for answers: members' tz_offset/tz_label (daylight saving).
+        self.wall_clock = wall_clock
         self.messages: list[Posted] = []
         self.rate_limited: Counter[str] = Counter()  # 429s from `limits` only, by method
         self._directory = Directory()
@@ -124,10 +130,14 @@ class FakeSlack(FakeHTTPServer):
         name: str | None = None,
         deleted: bool = False,
         is_bot: bool = False,
+        tz: str | None = None,
     ) -> dict[str, Any]:
         """Add a member and return a copy of it. ``name`` is the real name ("Ana Lopez");
-        it defaults to one made from the email. Bots get no email, as in real Slack."""
-        added = member(user_id, email, name=name, deleted=deleted, is_bot=is_bot)
+        it defaults to one made from the email. Bots get no email, as in real Slack.
+        ``tz``: the IANA zone; None: ``DEFAULT_TZ``, or none for a deactivated account."""
+        added = member(
+            user_id, email, name=name, deleted=deleted, is_bot=is_bot, tz=tz, at=self.wall_clock()
+        )
         with self.lock:
             self._directory.add(added)
         return copy.deepcopy(added)
@@ -145,16 +155,31 @@ class FakeSlack(FakeHTTPServer):
             for member in [*listed, chen]:
                 self._directory.add(member)
 
-    def generate_users(self, emails: Iterable[str]) -> dict[str, str]:
-        """Add one active person per email; return email -> user id ("U" + 10 characters,
-        derived from the email so runs are reproducible)."""
+    def generate_users(self, emails: Iterable[str], *, tz: str | None = None) -> dict[str, str]:
+        """Add one active person per email, all in zone ``tz`` (None: ``DEFAULT_TZ``); return
+        email -> user id ("U" + 10 characters, derived from the email so runs are
+        reproducible)."""
         created: dict[str, str] = {}
+        now = self.wall_clock()
         with self.lock:
             for email in emails:
                 user_id = stable_id("U", email.lower(), self._directory)
-                self._directory.add(member(user_id, email))
+                self._directory.add(member(user_id, email, tz=tz, at=now))
                 created[email] = user_id
         return created
+
+    def set_time_zone(self, user_id: str, tz: str | None) -> None:
+        """Move a member to zone ``tz`` (as when they change it in Slack). Any string is
+        kept, so tests can send one Slack never would; None drops ``tz``, ``tz_label`` and
+        ``tz_offset`` altogether (as Slack shows deactivated accounts)."""
+        with self.lock:
+            user = self._directory.get(user_id)
+            if user is None:
+                raise KeyError(f"no user {user_id}")
+            changed = {k: v for k, v in user.items() if k not in ("tz", "tz_label", "tz_offset")}
+            if tz is not None:
+                changed.update(zone_fields(tz, self.wall_clock()))
+            self._directory.replace(changed)
 
     # -- scripting misbehaviour ------------------------------------------------
     def inject(self, method: str, *faults: Fault) -> None:
@@ -255,12 +280,13 @@ class FakeSlack(FakeHTTPServer):
             raise ParamError("invalid_arguments") from exc
         page_size = min(limit, _MAX_PAGE) if limit > 0 else _DEFAULT_PAGE
         page, next_cursor = self._directory.page(str(arguments.get("cursor") or ""), page_size)
+        now = self.wall_clock()
         return Response(
             200,
             {
                 "ok": True,
-                "members": page,
-                "cache_ts": int(time.time()),
+                "members": [as_of(user, now) for user in page],
+                "cache_ts": int(now),
                 "response_metadata": {"next_cursor": next_cursor},
             },
         )
@@ -273,7 +299,7 @@ class FakeSlack(FakeHTTPServer):
         if user is None:
             return error("users_not_found")
         # Deleted users are returned too, flagged deleted: true: callers must check.
-        return Response(200, {"ok": True, "user": user})
+        return Response(200, {"ok": True, "user": as_of(user, self.wall_clock())})
 
     def _conversations_open(self, arguments: dict[str, Any]) -> Response:
         users = [u for u in str(arguments.get("users") or "").split(",") if u]

@@ -7,6 +7,9 @@ fewer calls-weighted-by-tier than the lookups; emails still missing after a
 sweep get one lookup each (aliases and late joiners). Deleted members and bots
 are never returned as reachable: posting to a deleted user can "succeed"
 silently, so they are reported as unmapped instead.
+
+Each member's time zone (Slack's ``tz``) is cached alongside, so messages can be timed
+for the reviewer's own working hours.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from app.db import Store
+from app.db import CachedSlackUser, SlackUserEntry, Store
 from app.integrations.slack import DryRunSlack, SlackSender
 from app.timeutil import Clock
 
@@ -34,6 +37,9 @@ TIER_COST_RATIO = 2.5
 class Resolution:
     user_id: str | None
     status: str  # mapped | not_found | deleted | bot
+    # The member's IANA zone ("America/Los_Angeles") when mapped; "" when unknown: Slack
+    # gave none (or one ZoneInfo does not know), an alias pinned to a user id, a dry run.
+    tz: str = ""
 
     @property
     def reason(self) -> str:
@@ -48,10 +54,14 @@ def _is_user_id(value: str) -> bool:
     return bool(value) and value[0] in "UW" and "@" not in value
 
 
-def _resolution(user_id: str | None, state: str) -> Resolution:
-    if state == "active" and user_id:
-        return Resolution(user_id, "mapped")
-    return Resolution(None, state if state in ("deleted", "bot") else "not_found")
+def _resolution(user: CachedSlackUser) -> Resolution:
+    if user.state == "active" and user.user_id:
+        return Resolution(user.user_id, "mapped", user.tz)
+    return Resolution(None, user.state if user.state in ("deleted", "bot") else "not_found")
+
+
+def _entries(found: Mapping[str, CachedSlackUser]) -> Iterable[SlackUserEntry]:
+    return (SlackUserEntry(email, *user) for email, user in found.items())
 
 
 class SlackDirectory:
@@ -101,7 +111,7 @@ class SlackDirectory:
             unknown = wanted - known.keys()
         if unknown:
             known.update(self._lookup(unknown, persist))
-        return {e: _resolution(*known[e]) for e in wanted}
+        return {e: _resolution(known[e]) for e in wanted}
 
     def _should_sweep(self, unknown: int) -> bool:
         size = self.store.state.get("slack_directory_size")
@@ -110,8 +120,8 @@ class SlackDirectory:
         pages = math.ceil(size / USERS_PER_PAGE)
         return pages * TIER_COST_RATIO <= unknown
 
-    def _sweep(self, unknown: set[str], persist: bool) -> dict[str, tuple[str | None, str]]:
-        entries: dict[str, tuple[str | None, str]] = {}
+    def _sweep(self, unknown: set[str], persist: bool) -> dict[str, CachedSlackUser]:
+        entries: dict[str, CachedSlackUser] = {}
         members = 0
         for member in self.slack.members():
             members += 1
@@ -119,22 +129,24 @@ class SlackDirectory:
                 continue
             # Prefer an active account when one email appears twice (re-invited people).
             current = entries.get(member.email)
-            if current is None or current[1] != "active":
-                entries[member.email] = (member.id, member.state)
+            if current is None or current.state != "active":
+                entries[member.email] = CachedSlackUser(member.id, member.state, member.tz)
         now = self.clock()
         if persist:
-            self.store.slack_users.save(((e, uid, st) for e, (uid, st) in entries.items()), now)
+            self.store.slack_users.save(_entries(entries), now)
             self.store.state.set("slack_directory_size", members, now)
         log.info("slack users.list sweep: %d members, %d with email", members, len(entries))
         return {e: entries[e] for e in unknown if e in entries}
 
-    def _lookup(self, unknown: set[str], persist: bool) -> dict[str, tuple[str | None, str]]:
-        found: dict[str, tuple[str | None, str]] = {}
+    def _lookup(self, unknown: set[str], persist: bool) -> dict[str, CachedSlackUser]:
+        found: dict[str, CachedSlackUser] = {}
         for email in sorted(unknown):
             member = self.slack.lookup_email(email)
-            found[email] = (member.id, member.state) if member else (None, "not_found")
-        if persist:
-            self.store.slack_users.save(
-                ((e, uid, st) for e, (uid, st) in found.items()), self.clock()
+            found[email] = (
+                CachedSlackUser(member.id, member.state, member.tz)
+                if member
+                else CachedSlackUser(None, "not_found")
             )
+        if persist:
+            self.store.slack_users.save(_entries(found), self.clock())
         return found

@@ -19,6 +19,7 @@ from app.integrations.slack.errors import (
     classify,
 )
 from app.integrations.slack.pacing import RateGate
+from app.timeutil import known_zone
 
 __all__ = ["Posted", "SlackGateway", "SlackMember", "SlackSender"]
 
@@ -29,6 +30,9 @@ class SlackMember:
     email: str
     deleted: bool = False
     is_bot: bool = False
+    # IANA zone name from Slack (``America/Los_Angeles``); "" when missing or not a zone
+    # ZoneInfo knows (deactivated accounts carry none).
+    tz: str = ""
 
     @property
     def state(self) -> str:
@@ -46,7 +50,9 @@ class SlackMember:
         raw_email = profile.get("email")
         email = raw_email if isinstance(raw_email, str) else ""
         is_bot = bool(user.get("is_bot")) or user_id == "USLACKBOT"
-        return cls(user_id, email.lower(), bool(user.get("deleted")), is_bot)
+        return cls(
+            user_id, email.lower(), bool(user.get("deleted")), is_bot, known_zone(user.get("tz"))
+        )
 
 
 @dataclass(frozen=True)
