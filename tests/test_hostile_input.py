@@ -19,11 +19,10 @@ from app.integrations.okta import OktaClient, SSWSAuth, build_http_client
 from app.logs import RedactingFormatter, configure_logging
 from app.messages import (
     MessageContext,
-    final_notice_message,
     launch_message,
     reassignment_message,
-    reminder_message,
 )
+from app.reminder_messages import final_notice_message, reminder_message
 from app.services import Services
 from tests.helpers import HOOK_SECRET, make_settings, post_hook, run_worker, sample
 from tests.slack_rules import read, shown

@@ -77,6 +77,13 @@ def test_three_page_campaign_one_dm_per_reviewer(services, fake_okta, fake_slack
     campaign_id = fake_okta.generate_campaign(reviews=450, reviewers=100, group_reviews=3)
     emails = [r["email"] for r in fake_okta.reviewers_of(campaign_id)]
     fake_slack.generate_users(emails)
+    # The groups holding the 3 group reviews: their active members are told too.
+    members = [
+        fake_okta.directory.users[uid]
+        for uid in (u for ids in fake_okta.directory.members.values() for u in ids)
+    ]
+    active = [m["profile"]["email"] for m in members if m["status"] == "ACTIVE"]
+    fake_slack.generate_users(active)
 
     summary = launch_campaign(services, campaign_id)
     services.outbox.drain()
@@ -89,11 +96,13 @@ def test_three_page_campaign_one_dm_per_reviewer(services, fake_okta, fake_slack
     assert fake_okta.admin_requests == []
     assert summary.unresolved_reviews == 3
     posted_to = [m.channel for m in fake_slack.messages]
-    assert len(posted_to) == len(set(posted_to)) == 100
-    # One users.list page for a workspace of 100, then one post per reviewer.
+    assert summary.group_members == len(active) > 0
+    assert len(posted_to) == len(set(posted_to)) == 100 + len(active)
+    # One users.list sweep (it cached the group members too; the inactive member is
+    # never looked up), then one post per person.
     assert fake_slack.call_count("users.list") == 1
     assert fake_slack.call_count("users.lookupByEmail") == 0
-    assert fake_slack.call_count("chat.postMessage") == 100
+    assert fake_slack.call_count("chat.postMessage") == 100 + len(active)
 
 
 def test_second_launch_event_for_the_same_campaign_sends_nothing(

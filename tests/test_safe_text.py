@@ -19,15 +19,14 @@ from hypothesis import strategies as st
 from app.messages import (
     Message,
     MessageContext,
-    final_notice_message,
     inert_mrkdwn,
     inert_plain,
     launch_message,
     reassignment_message,
-    reminder_message,
     render_console,
 )
 from app.messages import test_message as make_test_message
+from app.reminder_messages import final_notice_message, reminder_message
 from tests.slack_rules import (
     BIDI_CONTROLS,
     formatting_spans,

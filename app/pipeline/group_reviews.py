@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from app.integrations.okta import OktaAuthError, OktaClient, OktaError, OktaUnavailable
-from app.messages import MessageContext
+from app.messages import Message, MessageContext
 from app.models import Campaign, Person, UnresolvedReview
 from app.pipeline.planning import Plan, Planner, Recipient, prepare
 from app.team_messages import group_message
@@ -50,7 +50,8 @@ class GroupReviewers:
                     return None
                 if str(user.get("status", "")).upper() != "ACTIVE":
                     continue
-                profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+                raw = user.get("profile")
+                profile: dict[str, object] = raw if isinstance(raw, dict) else {}
                 person = Person.from_profile({**profile, "id": user.get("id")})
                 if person is not None and person.email:
                     people.append(person)
@@ -69,7 +70,7 @@ class GroupReviewers:
             u.group_id for u in unresolved if u.reviewer_type == "GROUP" and u.group_id
         )
         names = {u.group_id: u.group_name for u in unresolved if u.group_id and u.group_name}
-        plan = Plan(campaign.id)
+        groups: list[tuple[str, str, int, list[Person]]] = []
         for group_id, count in pending.items():
             try:
                 members = self.members(group_id)
@@ -87,16 +88,24 @@ class GroupReviewers:
                 self.notes.append(note)
                 log.warning("campaign %s: %s", campaign.id, note)
                 continue
-            if not members:
-                continue
-            resolutions = self.planner.resolve(members, persist=persist)
+            groups.append((group_id, name, count, members))
+        # Everyone at once: one Slack directory sweep, not one per group.
+        everyone = [person for *_, members in groups for person in members]
+        resolutions = self.planner.resolve(everyone, persist=persist) if everyone else {}
+        plan = Plan(campaign.id)
+        for group_id, name, count, members in groups:
+            message = group_message(ctx, name, count)
+
+            def render(_recipient: Recipient, message: Message = message) -> Message:
+                return message
+
             recipients = [Recipient(person, count) for person in members]
             plan.extend(
                 prepare(
                     campaign, recipients, resolutions, kind=KIND, milestone=group_id,
-                    render=lambda r, n=name, c=count: group_message(ctx, n, c),
+                    render=render,
                 )
             )  # fmt: skip
-            # Members are not the campaign's reviewers: no reviewer rows to map.
-            plan.mapping.clear()
+        # Members are not the campaign's reviewers: no reviewer rows to map.
+        plan.mapping.clear()
         return plan
