@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from app.config import Settings
 from app.db import Store
-from app.db.messages import REMINDER_KINDS
+from app.db.messages import REMINDER_KINDS, ReminderHistory
 from app.integrations.slack.directory import Resolution
 from app.messages import Message
 from app.models import Campaign, MessageScope, Person, PlannedMessage
@@ -96,39 +96,51 @@ class ReminderBatch:
     def rows(self, now: datetime, render_now: datetime | None = None) -> list[PlannedMessage]:
         """Ledger rows for everything due; ``render_now``: the moment messages speak of
         when not timed (``remind --date`` words them as of that date)."""
-        # A manager's escalations form their own digest, apart from their own reminders.
-        by_person: dict[tuple[str, str], list[DueReminder]] = {}
+        # Grouped by who receives them: the Slack user (two Okta identities may map to one
+        # person through slack.email_aliases), else the Okta person (not sent anyway). A
+        # manager's escalations form their own digest, apart from their own reminders.
+        groups: dict[tuple[str, str], list[DueReminder]] = {}
         for due in self.due:
+            resolution = self._resolution(due.person)
+            who = (resolution.user_id if resolution else None) or f"okta:{due.person.key}"
             family = "escalation" if due.kind == "escalation" else "reminder"
-            by_person.setdefault((due.person.key, family), []).append(due)
+            groups.setdefault((who, family), []).append(due)
         history = (
-            self.store.messages.reminder_history({k for k, _ in by_person}, REMINDER_KINDS)
+            self.store.messages.reminder_history(
+                {d.person.key for d in self.due if d.kind in REMINDER_KINDS}, REMINDER_KINDS
+            )
             if self.timed
             else {}
         )
-        hours = WorkingHours.of(self.settings.reminders)
         rows: list[PlannedMessage] = []
-        for (key, family), items in by_person.items():
+        for (who, family), items in groups.items():
             resolution = self._resolution(items[0].person)
-            user_id = resolution.user_id if resolution else None
-            sendable = [d for d in items if user_id and not d.skip_reason]
-            when: datetime | None = None
-            group = ""
-            if sendable and user_id:
-                tz = self._zone(resolution, items[0].campaign)
-                past = history.get(key) if family == "reminder" else None
-                waiting = past.waiting_until if past else None
+            when, group = None, ""
+            if resolution and resolution.user_id and any(not d.skip_reason for d in items):
                 if not self.timed:
-                    group = f"{user_id}@{self.token}/{family}"
-                elif past and past.waiting_group and waiting and waiting > now:
-                    when, group = waiting, past.waiting_group
+                    group = f"{who}@{self.token}/{family}"
                 else:
-                    # Spacing counts reminders only: an escalation is the manager's first.
-                    when = hours.send_time(now, tz, past.last_sent if past else None)
-                    group = f"{user_id}@{iso(when)}/{family}"
+                    past = [history[d.person.key] for d in items if d.person.key in history]
+                    tz = self._zone(resolution, items[0].campaign)
+                    when, group = self._slot(now, tz, past if family == "reminder" else [])
+                    group = group or f"{who}@{iso(when)}/{family}"
             for due in items:
                 rows.append(self._row(due, resolution, when, group, render_now or when or now))
         return rows
+
+    def _slot(
+        self, now: datetime, tz: ZoneInfo, past: list[ReminderHistory]
+    ) -> tuple[datetime, str]:
+        """When a scheduled reminder goes out, and the digest it joins ("" for a new one):
+        the digest already waiting for this person, else their next working moment at
+        least 3 days after their last reminder. (Escalations, a manager's first message
+        about it, pass no history: working hours only.)"""
+        for waiting in past:
+            if waiting.waiting_group and waiting.waiting_until and waiting.waiting_until > now:
+                return waiting.waiting_until, waiting.waiting_group
+        sent = [p.last_sent for p in past if p.last_sent is not None]
+        hours = WorkingHours.of(self.settings.reminders)
+        return hours.send_time(now, tz, max(sent) if sent else None), ""
 
     def _row(
         self,
