@@ -46,7 +46,7 @@ def start_date(fake_okta, campaign_id: str) -> date:
 def test_a_ninety_day_campaign_is_reminded_weekly_and_told_final_only_at_the_end(
     services, fake_okta, fake_slack
 ):
-    campaign_id, ids = launch(services, fake_okta, fake_slack, reviews=2, reviewers=1,
+    campaign_id, _ids = launch(services, fake_okta, fake_slack, reviews=2, reviewers=1,
                               duration_days=90)  # fmt: skip
     first = start_date(fake_okta, campaign_id)
     launched = len(fake_slack.messages)
@@ -64,7 +64,8 @@ def test_a_ninety_day_campaign_is_reminded_weekly_and_told_final_only_at_the_end
     assert sorted(days) == [*range(7, 85, 7), 87]
     # At most weekly; the final notice 3 days before the end, and only it is final.
     gaps = [b - a for a, b in itertools.pairwise(sorted(days))]
-    assert all(gap == 7 for gap in gaps[:-1]) and gaps[-1] == 3
+    assert all(gap == 7 for gap in gaps[:-1])
+    assert gaps[-1] == 3
     assert days[87].startswith("3 days left: 2 items in Generated Access Review close")
     assert not any("days left:" in days[d] for d in days if d != 87)
     # Each reminder's wording fits its moment: the first, halfway (day 49 of 90), then
@@ -267,7 +268,7 @@ def test_a_reviewer_without_a_slack_zone_follows_the_campaign_zone(
 def test_an_operators_remind_sends_at_once_whatever_the_hour(
     services, fake_okta, fake_slack, clock
 ):
-    campaign_id, _ = launch(services, fake_okta, fake_slack, reviews=2, reviewers=1)
+    _campaign_id, _ = launch(services, fake_okta, fake_slack, reviews=2, reviewers=1)
     clock.now = datetime(2026, 9, 8, 9, 0, tzinfo=UTC)  # 02:00 in LA
     before = len(fake_slack.messages)
     result = run_reminder_pass(services)

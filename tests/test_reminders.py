@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -49,7 +50,7 @@ def test_campaign_without_end_keeps_every_day_after_start():
     # Every 7 days, for at most a year; no final notice without an end.
     assert days[:4] == [7, 14, 21, 28]
     assert days[-1] == 364
-    assert all(b - a == 7 for a, b in zip(days, days[1:], strict=False))
+    assert all(b - a == 7 for a, b in itertools.pairwise(days))
 
 
 def test_day_is_counted_in_the_campaign_time_zone():
