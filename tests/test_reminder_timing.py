@@ -297,3 +297,166 @@ def test_a_weekend_milestone_waits_for_monday_unless_weekends_are_allowed(
     due = datetime.fromtimestamp(row["not_before"], UTC).astimezone(LA)
     assert (due.strftime("%a"), due.hour, due.minute) == (expected, 9, 30)
     services.close()
+
+
+# -- one digest, spacing, nudges, escalation ----------------------------------------------
+def three_campaigns_for_one_reviewer(services, fake_okta, fake_slack):
+    """Three campaigns started together whose one reviewer is the same person in Slack
+    (the generator gives each campaign its own Okta id for reviewer00000@example.com)."""
+    ids = [
+        fake_okta.generate_campaign(name=f"Review {n}", start=START, reviews=2 + n, reviewers=1)
+        for n in range(3)
+    ]
+    [email] = {r["email"] for c in ids for r in fake_okta.reviewers_of(c)}
+    user_id = fake_slack.generate_users([email])[email]
+    for campaign_id in ids:
+        launch_campaign(services, campaign_id)
+    services.outbox.drain()
+    return ids, user_id
+
+
+def test_three_campaigns_make_one_digest(services, fake_okta, fake_slack):
+    ids, user_id = three_campaigns_for_one_reviewer(services, fake_okta, fake_slack)
+    assert len(fake_slack.messages) == 3  # three launch DMs: those stay immediate
+    before = len(fake_slack.messages)
+    result = run_reminder_pass(services, today=start_date(fake_okta, ids[0]) + timedelta(days=7))
+    [digest] = fake_slack.messages[before:]
+    assert digest.channel == user_id
+    assert result.sent == 3  # one message, one ledger row per campaign
+    assert digest.text.startswith("3 access reviews waiting for you:")
+    sections = [b for b in digest.blocks if b["type"] == "section"]
+    assert len(sections) == 3
+    for n, section in enumerate(sections):
+        assert (
+            f"*{2 + n} items* are still waiting for your review in *Review {n}*"
+            in (section["text"]["text"])
+        )
+        assert "due *Tue 29 Sep" in section["text"]["text"]
+        assert section["accessory"]["url"].endswith("/app/UserHome")
+    rows = [services.store.messages.of_campaign(c, "reminder")[0] for c in ids]
+    assert {(r["status"], r["ts"]) for r in rows} == {("sent", digest.ts)}
+    # Once: the next pass on the same day sends nothing.
+    run_reminder_pass(services, today=start_date(fake_okta, ids[0]) + timedelta(days=7))
+    assert fake_slack.messages[before + 1 :] == []
+
+
+def test_a_digest_lists_only_what_is_still_due_when_it_goes_out(
+    services, fake_okta, fake_slack, clock
+):
+    ids, _ = three_campaigns_for_one_reviewer(services, fake_okta, fake_slack)
+    clock.now = datetime(2026, 9, 8, 9, 0, tzinfo=UTC)  # planned for 09:30 in LA
+    run_reminder_pass(services, trigger="schedule", timed=True, send=False)
+    # Before it goes out, one campaign ends and another is finished by the reviewer.
+    services.store.campaigns.retire(ids[0], "status COMPLETED", clock())
+    services.store.campaigns.refresh_pending(ids[1], [], [], clock())
+    clock.now = datetime(2026, 9, 8, 16, 30, tzinfo=UTC)
+    before = len(fake_slack.messages)
+    services.outbox.drain()
+    [message] = fake_slack.messages[before:]
+    assert "Review 2" in message.text
+    assert "Review 0" not in message.text
+    assert "Review 1" not in message.text
+    statuses = {c: services.store.messages.of_campaign(c, "reminder")[0] for c in ids}
+    assert statuses[ids[0]]["error"] == "campaign ended before it was due"
+    assert statuses[ids[1]]["error"] == "nothing left to review when it was due"
+    assert statuses[ids[2]]["status"] == "sent"
+
+
+def test_never_two_reminders_within_three_days(services, fake_okta, fake_slack, clock):
+    campaign_id, _ = launch(services, fake_okta, fake_slack, reviews=2, reviewers=1)
+    other = fake_okta.generate_campaign(name="Other", start=START + timedelta(days=2), reviews=3,
+                                        reviewers=1)  # fmt: skip
+    launch_campaign(services, other)
+    services.outbox.drain()
+    clock.now = datetime(2026, 9, 8, 9, 0, tzinfo=UTC)  # day 7 of the first
+    run_reminder_pass(services, trigger="schedule", timed=True, send=False)
+    clock.now = datetime(2026, 9, 8, 16, 30, tzinfo=UTC)
+    services.outbox.drain()
+    # Two days later, day 7 of the other: it waits until 3 days after the first reminder.
+    clock.now = datetime(2026, 9, 10, 9, 0, tzinfo=UTC)
+    run_reminder_pass(services, trigger="schedule", timed=True, send=False)
+    [row] = services.store.messages.of_campaign(other, "reminder")
+    due = datetime.fromtimestamp(row["not_before"], UTC)
+    assert due == datetime(2026, 9, 11, 16, 30, tzinfo=UTC)  # Fri 11 Sep, 09:30 in LA
+
+
+def nudge_twice(services, campaign_id, **args):
+    from app.pipeline.commands import run_job
+
+    first = run_job(services, "nudge", {"campaign_id": campaign_id, **args}, send=True)
+    second = run_job(services, "nudge", {"campaign_id": campaign_id, **args}, send=True)
+    return first, second
+
+
+def test_nudge_twice_in_a_day_sends_once(services, fake_okta, fake_slack, clock):
+    campaign_id, _ = launch(services, fake_okta, fake_slack, reviews=6, reviewers=3)
+    clock.now = datetime(2026, 9, 4, 9, 0, tzinfo=UTC)  # 02:00 in LA: a nudge is at once
+    before = len(fake_slack.messages)
+    (code1, out1), (code2, out2) = nudge_twice(services, campaign_id)
+    assert (code1, out1["out"].splitlines()[0]) == (0, "sent=3 unmapped=0 failed=0")
+    assert (code2, out2["out"].splitlines()[0]) == (
+        0,
+        "sent=0 unmapped=0 failed=0 already_nudged_today=3",
+    )
+    nudges = fake_slack.messages[before:]
+    assert len(nudges) == 3
+    assert all("asked us to remind you" in str(m.blocks) for m in nudges)
+    # The next day, once more.
+    clock.advance(days=1)
+    (_, out3), _ = nudge_twice(services, campaign_id)
+    assert out3["out"].startswith("sent=3 ")
+
+
+def test_nudge_one_reviewer_and_refuse_unknown_ones(services, fake_okta, fake_slack):
+    campaign_id, ids = launch(services, fake_okta, fake_slack, reviews=6, reviewers=3)
+    email = sorted(ids)[1]
+    before = len(fake_slack.messages)
+    (code, out), _ = nudge_twice(services, campaign_id, reviewer=email.upper())
+    assert code == 0
+    [nudge] = fake_slack.messages[before:]
+    assert nudge.channel == ids[email]
+    from app.pipeline.commands import run_job
+
+    code, out = run_job(services, "nudge", {"campaign_id": campaign_id,
+                                            "reviewer": "nobody@example.com"}, send=True)  # fmt: skip
+    assert code == 1
+    assert out["err"].strip() == (
+        f"Error: nobody@example.com has no pending items in campaign {campaign_id}"
+    )
+    code, out = run_job(services, "nudge", {"campaign_id": "ici0unknown"}, send=True)
+    assert code == 1
+    assert "is not followed here (run: certnotify sync ici0unknown)" in out["err"]
+
+
+def test_a_late_reviewers_manager_is_told_once(services, fake_okta, fake_slack):
+    campaign_id = fake_okta.generate_campaign(start=START, reviews=8, reviewers=4, managers=True)
+    reviewers = [r["email"] for r in fake_okta.reviewers_of(campaign_id)]
+    managers = sorted(
+        {
+            u["profile"]["email"]
+            for u in fake_okta.directory.users.values()
+            if u["profile"]["email"].startswith("manager")
+        }
+    )
+    ids = fake_slack.generate_users(reviewers + managers)
+    launch_campaign(services, campaign_id)
+    services.outbox.drain()
+    first = start_date(fake_okta, campaign_id)
+    told: list = []
+    for day in range(15, 28):
+        before = len(fake_slack.messages)
+        run_reminder_pass(services, today=first + timedelta(days=day))
+        told += [
+            (day, m)
+            for m in fake_slack.messages[before:]
+            if m.channel in {ids[e] for e in managers}
+        ]
+    # One manager (manager00000) for the four reviewers: told on day 21, in one message
+    # listing the four, and never again.
+    assert [day for day, _ in told] == [21]
+    [(_, message)] = told
+    assert message.text.startswith("Access reviews waiting on your team:")
+    assert message.text.count("still has 2 items to review in Generated Access Review") == 4
+    rows = services.store.messages.of_campaign(campaign_id, "escalation")
+    assert len(rows) == 4
+    assert {r["status"] for r in rows} == {"sent"}
