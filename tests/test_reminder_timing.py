@@ -363,7 +363,7 @@ def test_a_digest_lists_only_what_is_still_due_when_it_goes_out(
 
 
 def test_never_two_reminders_within_three_days(services, fake_okta, fake_slack, clock):
-    campaign_id, _ = launch(services, fake_okta, fake_slack, reviews=2, reviewers=1)
+    _campaign_id, _ = launch(services, fake_okta, fake_slack, reviews=2, reviewers=1)
     other = fake_okta.generate_campaign(name="Other", start=START + timedelta(days=2), reviews=3,
                                         reviewers=1)  # fmt: skip
     launch_campaign(services, other)
