@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ENV_VARS, SettingsError, load_settings
+from app.config import ENV_VARS, EscalationSettings, ReminderSettings, SettingsError, load_settings
 
 ROOT = Path(__file__).parent.parent
 SECRET = "s3cret-hook-value-that-is-long-enough"
@@ -21,7 +21,13 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_shipped_config_loads_with_defaults():
     settings = load_settings(ROOT / "config.yaml", environ={})
-    assert settings.reminders.days_after_start == (7, 14, 21, 25)
+    # The shipped file spells out the defaults: the rhythm is every 7 days + a final notice.
+    assert settings.reminders == ReminderSettings()
+    assert settings.escalation == EscalationSettings()
+    assert (settings.reminders.every_days, settings.reminders.final_notice_days_before_end) == (
+        7,
+        3,
+    )
     assert settings.messages.review_url == "{org_url}/app/UserHome"
     assert settings.slack.api_url == "https://slack.com/api/"
     assert settings.reassign.coalesce_seconds == 30
@@ -73,6 +79,12 @@ def test_config_path_comes_from_certnotify_config(tmp_path):
         ("reminders:\n  days_after_start: [0, 7]\n", {}, r"^reminders\.days_after_start\.?0?: "),
         ("reminders:\n  run_at: '25:00'\n", {}, r"^reminders\.run_at: must be a time of day"),
         ("reminders:\n  time_zone: Mars/Base\n", {}, r"^reminders\.time_zone: unknown time zone"),
+        ("reminders:\n  time_zone: America\n", {}, r"^reminders\.time_zone: unknown time zone"),
+        ("reminders:\n  every_days: 0\n", {}, r"^reminders\.every_days: "),
+        ("reminders:\n  send_until: '09:00'\n", {}, r"^reminders: .*send_until \(09:00\) must be later than local_time \(09:30\)"),
+        ("reminders:\n  campaigns: [{notify: false}]\n", {}, r"^reminders\.campaigns\.0: .*needs a name pattern or a template_id"),
+        ("reminders:\n  campaigns: [{name: x, every_day: 3}]\n", {}, r"^reminders\.campaigns\.0\.every_day: unknown setting"),
+        ("escalation:\n  manager_attribute: 'profile manager'\n", {}, r"^escalation\.manager_attribute: must be an Okta profile attribute"),
         ("messages:\n  review_url: '{org}/x'\n", {}, r"^messages\.review_url: unknown placeholder \{org\}"),
         ("messages:\n  review_url: 'http://evil.example/{campaign_id}'\n", {}, r"^messages\.review_url: must use https"),
         ("okta: [1, 2]\n", {}, r"^okta: "),

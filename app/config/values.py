@@ -109,7 +109,8 @@ def time_of_day(value: Any) -> str:
 def check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: "America" is a folder of the zone database, not a zone.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)"
         ) from None
