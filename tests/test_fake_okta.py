@@ -83,7 +83,7 @@ def test_bad_token_is_401_with_rate_limit_headers(fake: FakeOkta) -> None:
     assert response.status_code == 401
     assert response.json()["errorCode"] == "E0000011"
     assert response.headers["X-Rate-Limit-Limit"] == "50"
-    fake.bearer_tokens.add("oauth-token")
+    fake.oauth.bearer_tokens.add("oauth-token")
     with httpx.Client(base_url=fake.url, headers={"Authorization": "Bearer oauth-token"}) as http:
         assert http.get("/governance/api/v1/campaigns/nope").json()["errorCode"] == "E0000007"
 

@@ -96,7 +96,7 @@ def test_launch_works_with_a_cached_access_token(oauth_services, fake_okta, fake
     campaign_id = fake_okta.generate_campaign(reviews=450, reviewers=5)
     summary = launch_campaign(oauth_services, campaign_id)
     assert summary.reviews == 450
-    assert fake_okta.token_requests == 1  # one token for the campaign and 3 pages
+    assert fake_okta.oauth.requests == 1  # one token for the campaign and 3 pages
     assert all(
         r.headers["authorization"].startswith("Bearer ") for r in fake_okta.requests_to("/gov")
     )
@@ -107,7 +107,7 @@ def test_a_revoked_token_is_replaced_once(oauth_services, fake_okta):
     oauth_services.okta.get_campaign(campaign_id)
     fake_okta.revoke_bearer_tokens()
     oauth_services.okta.get_campaign(campaign_id)
-    assert fake_okta.token_requests == 2
+    assert fake_okta.oauth.requests == 2
 
 
 def test_an_unknown_key_is_refused_with_a_clear_error(tmp_path, fake_okta, fake_slack, key_pair):
@@ -171,7 +171,7 @@ def test_each_kind_of_key_launches_a_campaign_signed_with_its_algorithm(
     finally:
         services.close()
     assert summary.reviews == 3
-    assert fake_okta.token_requests == 1
+    assert fake_okta.oauth.requests == 1
     header = jwt.get_unverified_header(sent_assertion(fake_okta))
     assert header["alg"] == alg
     assert "kid" not in header  # only when configured

@@ -9,98 +9,22 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from app.config import Settings, SettingsError, load_settings
-from app.logs import LEVELS, configure_logging
+from app.config import SettingsError
 from app.models import is_okta_id
+from app.ops.cli_context import CONFIG_HELP, LEVEL_HELP, LOG_LEVEL, Commands, Context, exit_on_error
+from app.ops.cli_jobs import JOB_COMMANDS
 
 if TYPE_CHECKING:
-    from app.services import Services
+    pass
 
 __all__ = ["main"]
 
 log = logging.getLogger("certnotify")
-
-
-class Context:
-    def __init__(self, config_path: str | None, log_level: str) -> None:
-        self.config_path = config_path
-        self.log_level = log_level
-
-    def settings(self, *needs: str) -> Settings:
-        try:
-            settings = load_settings(self.config_path).require(*needs)
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from None
-        configure_logging(settings.secrets(), self.log_level, settings.logging.format)
-        return settings
-
-    def services(self, *needs: str) -> Services:
-        from app.services import Services
-
-        settings = self.settings(*needs)
-        try:
-            # Building loads the Okta private key, which can still be wrong.
-            return Services.build(settings)
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from None
-
-
-def _exit_on_error(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Known failures end as one line and exit code 1, not a traceback."""
-    from functools import wraps
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from app.integrations.okta import OktaError
-        from app.integrations.slack import SlackError
-
-        try:
-            return fn(*args, **kwargs)
-        except (OktaError, SlackError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
-
-
-_LOG_LEVEL = click.Choice(LEVELS, case_sensitive=False)
-_CONFIG_HELP = "Settings file (default: $CERTNOTIFY_CONFIG, else ./config.yaml)."
-_LEVEL_HELP = "DEBUG, INFO (default), WARNING, ERROR or CRITICAL."
-
-
-def _after_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    """``--config`` / ``--log-level`` given after the command name win over those before."""
-    if value is not None:
-        name = param.name or ""
-        setattr(ctx.ensure_object(Context), name, value.upper() if name == "log_level" else value)
-
-
-class Commands(click.Group):
-    """Every command also takes ``--config`` and ``--log-level`` after its name."""
-
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        cmd.params += [
-            click.Option(
-                ["--config", "config_path"],
-                type=click.Path(dir_okay=False),
-                expose_value=False,
-                callback=_after_command,
-                help=_CONFIG_HELP,
-            ),
-            click.Option(
-                ["--log-level"],
-                type=_LOG_LEVEL,
-                expose_value=False,
-                callback=_after_command,
-                help=_LEVEL_HELP,
-            ),
-        ]
-        super().add_command(cmd, name)
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,13 +33,17 @@ class Commands(click.Group):
     "config_path",
     envvar="CERTNOTIFY_CONFIG",
     type=click.Path(dir_okay=False),
-    help=_CONFIG_HELP,
+    help=CONFIG_HELP,
 )
-@click.option("--log-level", default="INFO", type=_LOG_LEVEL, help=_LEVEL_HELP)
+@click.option("--log-level", default="INFO", type=LOG_LEVEL, help=LEVEL_HELP)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
     """certnotify: Okta access-certification campaigns, told to reviewers in Slack."""
     ctx.obj = Context(config_path, log_level.upper())
+
+
+for _command in JOB_COMMANDS:
+    cli.add_command(_command)
 
 
 @cli.command()
@@ -176,108 +104,6 @@ def worker(obj: Context) -> None:
         services.close()
 
 
-def _as_job(obj: Context, kind: str, args: dict[str, Any], *needs: str) -> None:
-    """Run a sending command through the live worker, or here when there is none; print
-    what it printed and exit with its code, either way."""
-    from app.pipeline.commands import JobError, hand_off_or_run
-    from app.services import Services, okta_auth
-
-    settings = obj.settings(*needs)
-    try:
-        if "okta" in needs:
-            okta_auth(settings)  # a private key Okta would refuse: say so before anything
-        code, output = hand_off_or_run(
-            settings.database.path,
-            settings.database.busy_timeout_seconds,
-            lambda: Services.build(settings),
-            kind,
-            args,
-        )
-    except (JobError, SettingsError) as exc:
-        raise click.ClickException(str(exc)) from None
-    if output.get("out"):
-        click.echo(output["out"], nl=False)
-    if output.get("err"):
-        click.echo(output["err"], nl=False, err=True)
-    sys.exit(code)
-
-
-@cli.command()
-@click.option(
-    "--date",
-    "for_date",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    help="Run as if today were DATE (YYYY-MM-DD) in each campaign's time zone.",
-)
-@click.option("--dry-run", is_flag=True, help="Print what would be sent; record nothing.")
-@click.pass_obj
-@_exit_on_error
-def remind(obj: Context, for_date: datetime | None, dry_run: bool) -> None:
-    """One reminder pass now (the daily job runs the same code)."""
-    day = for_date.date() if for_date else None
-    if not dry_run:
-        _as_job(obj, "remind", {"date": day.isoformat() if day else None}, "okta", "slack")
-        return
-    from app.pipeline.reminder_pass import run_reminder_pass
-
-    # A dry run sends and records nothing, so it needs no turn as the sender.
-    services = obj.services("okta", "slack")
-    try:
-        result = run_reminder_pass(services, today=day, dry_run=True)
-    finally:
-        services.close()
-    click.echo(result.line(dry_run=True))
-    for campaign_id in result.retired:
-        click.echo(f"  retired: {campaign_id}")
-    for error in result.errors:
-        click.echo(f"  error: {error}")
-    if result.auth_error:
-        raise click.ClickException(result.auth_error)
-
-
-@cli.command()
-@click.argument("campaign_id")
-@click.pass_obj
-@_exit_on_error
-def sync(obj: Context, campaign_id: str) -> None:
-    """Fetch a campaign and notify its reviewers as if its launch event had arrived."""
-    if not is_okta_id(campaign_id):
-        raise click.BadParameter("must be letters and digits only", param_hint="CAMPAIGN_ID")
-    _as_job(obj, "sync", {"campaign_id": campaign_id}, "okta", "slack")
-
-
-@cli.command()
-@click.argument("campaign_id")
-@click.option("--reviewer", metavar="EMAIL", default="", help="Only this reviewer.")
-@click.pass_obj
-@_exit_on_error
-def nudge(obj: Context, campaign_id: str, reviewer: str) -> None:
-    """Remind whoever still has items pending in CAMPAIGN_ID, now (once a day at most)."""
-    if not is_okta_id(campaign_id):
-        raise click.BadParameter("must be letters and digits only", param_hint="CAMPAIGN_ID")
-    args = {"campaign_id": campaign_id, "reviewer": reviewer.strip()}
-    _as_job(obj, "nudge", args, "okta", "slack")
-
-
-@cli.command("test-message")
-@click.argument("target")
-@click.pass_obj
-@_exit_on_error
-def test_message_cmd(obj: Context, target: str) -> None:
-    """Send a test DM. TARGET: an email, a Slack user id (U…) or #channel."""
-    import getpass
-    import re
-
-    if not ("@" in target and not target.startswith("#")) and not re.fullmatch(
-        r"[UWCGD][A-Z0-9]{2,20}|#[a-z0-9_-]{1,80}", target
-    ):
-        raise click.BadParameter(
-            "use an email, a Slack user id (U…) or #channel", param_hint="TARGET"
-        )
-    _as_job(obj, "test-message", {"target": target, "who": getpass.getuser()}, "slack")
-
-
 @cli.command()
 @click.option(
     "--since",
@@ -286,7 +112,7 @@ def test_message_cmd(obj: Context, target: str) -> None:
     help="Start of the window (ISO time; UTC unless it carries an offset).",
 )
 @click.pass_obj
-@_exit_on_error
+@exit_on_error
 def backfill(obj: Context, since: datetime) -> None:
     """Read certification events from Okta's System Log since SINCE into the inbox."""
     from datetime import UTC

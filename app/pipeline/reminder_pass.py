@@ -26,17 +26,13 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
-from app.config import Settings
-from app.db import Store
 from app.integrations.okta import (
     OktaAuthError,
-    OktaClient,
     OktaError,
     OktaNotFound,
     OktaUnavailable,
@@ -50,12 +46,11 @@ from app.models import (
     ReviewerCount,
     ReviewerTally,
 )
-from app.pipeline.admin_channel import AdminChannel
 from app.pipeline.escalation import Escalations
 from app.pipeline.group_reviews import GroupReviewers
 from app.pipeline.on_launch import ENDED_STATUSES
-from app.pipeline.outbox import Outbox
-from app.pipeline.planning import Plan, Planner, Recipient, prepare
+from app.pipeline.pass_parts import PassParts, PassResult
+from app.pipeline.planning import Plan, Recipient, prepare
 from app.pipeline.reminder_batch import DueReminder, ReminderBatch
 from app.pipeline.reminder_days import (
     campaign_day,
@@ -64,9 +59,8 @@ from app.pipeline.reminder_days import (
     due_milestone,
     local_date,
 )
-from app.pipeline.resource_labels import ResourceLabels
 from app.reminder_messages import moment_of
-from app.timeutil import Clock, iso, zone
+from app.timeutil import iso, zone
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -77,73 +71,6 @@ log = logging.getLogger(__name__)
 
 PENDING = "UNREVIEWED"
 NOT_FOUND_RETIRES_AFTER = timedelta(days=1)
-
-
-@dataclass
-class PassResult:
-    campaigns: int = 0
-    planned: int = 0
-    sent: int = 0
-    unmapped: int = 0
-    failed: int = 0
-    skipped: int = 0
-    scheduled: int = 0  # planned for later: the reviewer's working hours
-    retired: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    auth_error: str = ""
-    # Okta was unavailable for some campaign: the pass should run again (epoch seconds).
-    retry_at: float = 0.0
-
-    def line(self, dry_run: bool = False) -> str:
-        if dry_run:
-            return (
-                f"dry run: would_send={self.planned} unmapped={self.unmapped} "
-                f"retire={len(self.retired)} (nothing was sent or recorded)"
-            )
-        line = f"sent={self.sent} unmapped={self.unmapped} failed={self.failed}"
-        return line + (f" scheduled={self.scheduled}" if self.scheduled else "")
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "campaigns": self.campaigns,
-            "sent": self.sent,
-            "unmapped": self.unmapped,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "scheduled": self.scheduled,
-            "retired": self.retired,
-            "errors": self.errors[:20],
-            "auth_error": self.auth_error,
-        }
-
-
-@dataclass(frozen=True)
-class PassParts:
-    """What a reminder pass uses."""
-
-    okta: OktaClient
-    store: Store
-    planner: Planner
-    outbox: Outbox
-    admin: AdminChannel
-    labels: ResourceLabels
-    settings: Settings
-    clock: Clock
-    sleep: Callable[[float], None]
-
-    @classmethod
-    def of(cls, services: Services) -> PassParts:
-        return cls(
-            services.okta,
-            services.store,
-            services.planner,
-            services.outbox,
-            services.admin,
-            services.labels,
-            services.settings,
-            services.clock,
-            services.sleep,
-        )
 
 
 class ReminderPass:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fakes.httpserver import Request, Response
 from fakes.okta.responses import json_response
 
-__all__ = ["TOKEN_PATH", "ClientKey", "client_key", "issue_token"]
+__all__ = ["TOKEN_PATH", "ClientKey", "TokenEndpoint", "client_key", "issue_token"]
 
 TOKEN_PATH = "/oauth2/v1/token"
 _JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -91,3 +91,26 @@ def issue_token(
         "scope": form.get("scope", ""),
     }
     return json_response(200, body), token
+
+
+class TokenEndpoint:
+    """The org's registered service apps, their grants, and the tokens it issued."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, ClientKey] = {}
+        self.granted: dict[str, set[str]] = {}
+        self.bearer_tokens: set[str] = set()
+        self.requests = 0
+
+    def register(self, client_id: str, public_key_pem: str, scopes: Any = None) -> None:
+        self.clients[client_id] = client_key(public_key_pem)
+        if scopes is not None:
+            self.granted[client_id] = set(scopes)
+
+    def answer(self, request: Request, audience: str) -> Response:
+        """``POST /oauth2/v1/token``: client credentials with a private_key_jwt assertion."""
+        self.requests += 1
+        response, token = issue_token(request, self.clients, audience, self.granted)
+        if token is not None:
+            self.bearer_tokens.add(token)
+        return response

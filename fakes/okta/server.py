@@ -38,7 +38,7 @@ from fakes.okta.data import API, REVIEWS, generate, link, okta_id, timestamp
 from fakes.okta.directory import Directory
 from fakes.okta.faults import Fault, FaultQueue, RateWindow, fault_response
 from fakes.okta.logs import LOGS, SystemLog
-from fakes.okta.oauth import TOKEN_PATH, ClientKey, client_key, issue_token
+from fakes.okta.oauth import TOKEN_PATH, TokenEndpoint
 from fakes.okta.people import app_record, generate_people
 from fakes.okta.responses import ERROR_400_FILTER, ERROR_429, error, json_response, not_found
 from fakes.okta.reviews import DEFAULT_LIMIT, MAX_LIMIT, ListKey, list_reviews
@@ -78,7 +78,6 @@ class FakeOkta(FakeHTTPServer):
     ) -> None:
         super().__init__()
         self.api_token = api_token
-        self.bearer_tokens: set[str] = set()
         self.combined_filter_supported = combined_filter_supported
         self.link_header = link_header  # next link in a Link header instead of the body
         self.rate_limit_per_minute = rate_limit_per_minute
@@ -94,9 +93,7 @@ class FakeOkta(FakeHTTPServer):
         self._keys: dict[str, ListKey] = {}
         self._seq = itertools.count()
         self._faults = FaultQueue()
-        self._oauth_clients: dict[str, ClientKey] = {}
-        self._granted_scopes: dict[str, set[str]] = {}
-        self.token_requests = 0
+        self.oauth = TokenEndpoint()
         self._window = RateWindow()
         self.rate_limited = 0  # 429 answers, enforced or injected
         self.system_log = SystemLog()
@@ -301,25 +298,15 @@ class FakeOkta(FakeHTTPServer):
     ) -> None:
         """An API service app whose private_key_jwt assertions this org accepts, granted
         ``scopes`` (None: any)."""
-        key = client_key(public_key_pem)
         with self.lock:
-            self._oauth_clients[client_id] = key
-            if scopes is not None:
-                self._granted_scopes[client_id] = set(scopes)
+            self.oauth.register(client_id, public_key_pem, scopes)
 
     def revoke_bearer_tokens(self) -> None:
         with self.lock:
-            self.bearer_tokens.clear()
+            self.oauth.bearer_tokens.clear()
 
     def _token(self, request: Request) -> Response:
-        """``POST /oauth2/v1/token``: client credentials with a private_key_jwt assertion."""
-        self.token_requests += 1
-        response, token = issue_token(
-            request, self._oauth_clients, self.url + TOKEN_PATH, self._granted_scopes
-        )
-        if token is not None:
-            self.bearer_tokens.add(token)
-        return response
+        return self.oauth.answer(request, self.url + TOKEN_PATH)
 
     def _answer(self, request: Request) -> Response:
         if self._window.exceeded(self.rate_limit_per_minute):
@@ -374,7 +361,7 @@ class FakeOkta(FakeHTTPServer):
         scheme, _, token = header.partition(" ")
         if scheme == "SSWS":
             return bool(token) and token == self.api_token
-        return scheme == "Bearer" and token in self.bearer_tokens
+        return scheme == "Bearer" and token in self.oauth.bearer_tokens
 
     def _store_review(self, review: dict[str, Any]) -> None:
         """Insert or replace a review (caller holds the lock and owns the dict)."""
