@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.models import Campaign
+from app.ops.status import collect_status
 from app.pipeline.on_launch import launch_campaign
 from app.pipeline.reminder_pass import run_reminder_pass
 from app.services import Services
@@ -219,6 +220,9 @@ def test_a_reviewer_in_los_angeles_gets_day_7_at_0930_local_on_a_weekday(
     assert (result.scheduled, result.sent) == (1, 0)
     services.outbox.drain()
     assert fake_slack.messages[before:] == []  # not at 2 a.m.
+    # status tells a reminder waiting for its hour from a backlog.
+    report = collect_status(services.store, clock())
+    assert (report["outbox_pending"], report["outbox_scheduled"]) == (1, 1)
     [row] = services.store.messages.of_campaign(campaign_id, "reminder")
     due = datetime.fromtimestamp(row["not_before"], UTC).astimezone(LA)
     assert (due.date(), due.hour, due.minute, due.strftime("%a")) == (

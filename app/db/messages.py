@@ -292,6 +292,14 @@ class Messages(Table):
         )
         return row["n"] if row else 0
 
+    def scheduled(self, now: datetime) -> int:
+        """Pending messages waiting for a later moment (a reviewer's working hours)."""
+        row = self._one(
+            "SELECT count(*) AS n FROM messages WHERE status = 'pending' AND not_before > ?",
+            [ts(now)],
+        )
+        return row["n"] if row else 0
+
     def next_due(self, scopes: Sequence[MessageScope] | None = None) -> float | None:
         """Earliest time (epoch) an unsettled message becomes claimable."""
         scope_sql, params = self._scope_sql(scopes)

@@ -46,6 +46,8 @@ def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) 
         "inbox_pending": inbox.get("pending", 0) + inbox.get("processing", 0),
         "inbox": inbox,
         "outbox_pending": messages.get("pending", 0) + messages.get("sending", 0),
+        # Of those, reminders waiting for their reviewer's working hours (not a backlog).
+        "outbox_scheduled": store.messages.scheduled(now),
         "messages": {
             "sent": messages.get("sent", 0),
             "failed": messages.get("failed", 0),
@@ -86,7 +88,8 @@ def format_status(report: dict[str, Any]) -> str:
             ", ".join(f"{k} {v}" for k, v in sorted(report["campaigns_by_status"].items()))
             or "none"
         ),
-        f"inbox pending: {report['inbox_pending']}   outbox pending: {report['outbox_pending']}",
+        f"inbox pending: {report['inbox_pending']}   outbox pending: {report['outbox_pending']}"
+        f" (scheduled for working hours: {report['outbox_scheduled']})",
         f"messages: sent {d['sent']}, failed {d['failed']}, unmapped {d['unmapped']}",
         "last reminder run: " + _format_run(report["last_reminder_run"]),
         "worker heartbeat: " + (f"{beat:.0f} s ago" if beat is not None else "never"),
