@@ -230,13 +230,19 @@ class ReviewerTally:
     reviews_seen: int = 0
     reviews_skipped: int = 0  # no usable id
 
-    def add_page(self, page: Iterable[Mapping[str, Any]]) -> None:
+    def add_page(self, page: Iterable[Mapping[str, Any]]) -> list[Review]:
+        """Count a page; returns its reviews a person already decided (the page's only:
+        memory stays bounded), so the decisions they hold are known before any event."""
+        decided = []
         for raw in page:
             review = Review.from_api(raw) if isinstance(raw, Mapping) else None
             if review is None:
                 self.reviews_skipped += 1
                 continue
             self.add(review)
+            if review.reviewer is not None and not review.pending:
+                decided.append(review)
+        return decided
 
     def add(self, review: Review) -> None:
         self.reviews_seen += 1

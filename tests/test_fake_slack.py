@@ -77,6 +77,34 @@ def test_post_message_answers_with_a_stable_dm_and_records_it(
     assert client.chat_postMessage(channel=BEN, text="into the void")["ok"]  # deleted user
 
 
+def test_chat_update_edits_a_post_in_its_dm_as_slack_documents(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    posted = client.chat_postMessage(channel=ANA, text="3 left", blocks=[])
+    dm, ts = posted["channel"], posted["ts"]
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*2 left*"}}]
+    edited = client.chat_update(channel=dm, ts=ts, text="2 left", blocks=blocks)
+
+    assert (edited["channel"], edited["ts"], edited["message"]["blocks"]) == (dm, ts, blocks)
+    [message] = fake.messages_to(ANA)  # edited in place, not posted again
+    assert (message.text, message.blocks, message.ts) == ("2 left", blocks, ts)
+    assert [(u.channel, u.dm_channel, u.ts, u.text) for u in fake.updates] == [
+        (ANA, dm, ts, "2 left")
+    ]
+    # For a DM, Slack wants the D… id: the user id is not a channel here.
+    for channel, message_ts, error in [
+        (ANA, ts, "channel_not_found"),
+        (dm, "1700000000.000001", "message_not_found"),
+        (fake.messages_to(ANA)[0].dm_channel, "", "message_not_found"),
+    ]:
+        with pytest.raises(SlackApiError) as err:
+            client.api_call("chat.update", json={"channel": channel, "ts": message_ts, "text": "x"})
+        assert err.value.response["error"] == error
+    with pytest.raises(SlackApiError, match="no_text"):
+        client.api_call("chat.update", json={"channel": dm, "ts": ts})
+    assert len(fake.updates) == 1
+
+
 def test_wrong_token_is_invalid_auth(fake: FakeSlack) -> None:
     with pytest.raises(SlackApiError) as err:
         WebClient(token="xoxb-revoked", base_url=fake.url).auth_test()

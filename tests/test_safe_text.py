@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.live_messages import all_done_message, live_launch_message
 from app.messages import (
     Message,
     MessageContext,
@@ -96,6 +97,8 @@ def build(text: str) -> dict[str, Message]:
     )
     return {
         "launch": launch_message(ctx, 3),
+        "live launch": live_launch_message(ctx, 3, 12),
+        "all done": all_done_message(ctx, 12),
         "reminder": reminder_message(ctx, 1),
         "final notice": final_notice_message(ctx, 2, text),
         "reassignment": reassignment_message(ctx, text, 4, text),

@@ -189,6 +189,11 @@ class MessageSettings(_Section):
     review_url: str = "{org_url}/app/UserHome"
     org_name: str = ""
     final_notice_consequence: str = "Unreviewed access may be revoked or escalated."
+    # The launch DM is edited in place as the reviewer's decisions arrive ("3 of 12 left",
+    # then "all done"), once no new decision has come for live_update_seconds (or the
+    # first has waited five times that).
+    live_updates: bool = True
+    live_update_seconds: float = Field(60.0, gt=0, le=3600)
 
     @field_validator("review_url")
     @classmethod

@@ -48,7 +48,14 @@ MIN_HOOK_SECRET_LENGTH = 16
 # (50+/min). chat.postMessage is "1 per second per channel" with an unpublished
 # workspace-wide limit; every DM is its own channel, so the workspace limit is the one
 # that binds, and 600/min is a measured-safe start (a 429 still pauses everyone).
-DEFAULT_SLACK_PACE = {"chat.postMessage": 600.0, "users.lookupByEmail": 50.0, "users.list": 20.0}
+# Per method, calls per minute. chat.update and users.lookupByEmail are Tier 3 (50+ per
+# minute), users.list Tier 2 (20+); Slack does not publish the posting limit.
+DEFAULT_SLACK_PACE = {
+    "chat.postMessage": 600.0,
+    "chat.update": 50.0,
+    "users.lookupByEmail": 50.0,
+    "users.list": 20.0,
+}
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 

@@ -158,25 +158,31 @@ class Campaigns(Table):
         counts: Iterable[ReviewerCount],
         unresolved: Iterable[UnresolvedReview],
         now: datetime,
+        *,
+        counted_at: datetime | None = None,
     ) -> None:
-        """Pending counts from a complete read of a campaign's UNREVIEWED reviews.
+        """Pending counts from a complete read of a campaign's UNREVIEWED reviews, begun
+        at ``counted_at`` (default ``now``): decisions published before then are in them.
 
         Everyone not in the read has 0 pending; people new to the campaign (second-level
         reviewers, reassignments we missed) join the table.
         """
         stamp = iso(now)
+        counted = (counted_at or now).timestamp()
         with self.write() as db:
             db.execute(
-                "UPDATE reviewers SET pending_items = 0, updated_at = ? WHERE campaign_id = ?",
-                [stamp, campaign_id],
+                "UPDATE reviewers SET pending_items = 0, updated_at = ?, counted_ts = ?"
+                " WHERE campaign_id = ?",
+                [stamp, counted, campaign_id],
             )
             db.conn.executemany(
                 "INSERT INTO reviewers (campaign_id, recipient, okta_user_id, email, name,"
-                " total_items, pending_items, source, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'reminder', ?)"
+                " total_items, pending_items, source, updated_at, counted_ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'reminder', ?, ?)"
                 " ON CONFLICT (campaign_id, recipient) DO UPDATE SET"
                 "  pending_items = excluded.pending_items, email = excluded.email,"
                 "  name = excluded.name, updated_at = excluded.updated_at,"
+                "  counted_ts = excluded.counted_ts,"
                 "  total_items = max(coalesce(total_items, 0), excluded.pending_items)",
                 [
                     (
@@ -188,6 +194,7 @@ class Campaigns(Table):
                         c.pending,
                         c.pending,
                         stamp,
+                        counted,
                     )
                     for c in counts
                 ],

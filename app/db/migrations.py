@@ -224,6 +224,59 @@ def m005_messages(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m006_live_updates(db: sqlite_utils.Database) -> None:
+    """The launch DM as a live message.
+
+    * ``decisions``: one row per review and reviewer who decided it, so a redelivered
+      event finds its row and changes nothing. Keyed by the reviewer too: in a
+      multi-level campaign one review is decided at each level, by a different person.
+      From a decide event (APPROVE or REVOKE, ``event_uuid`` set; ``recipient`` is the
+      reviewer whose pending count it lowered), or seen already decided by a launch's
+      read of the reviews (no ``event_uuid``: that read's counts leave it out, so its
+      event must not lower them again).
+    * ``reviewers.counted_ts``: when the daily pass began the read that set the
+      reviewer's pending count; a decision Okta published before then is in that count.
+    * ``live_updates``: per (campaign, reviewer), what is waiting to be shown in their
+      launch DM and what was shown last. ``first_ts`` / ``last_ts``: the first and latest
+      decision not shown yet (``first_ts`` NULL: nothing waiting); ``not_before``: Slack
+      was down or refused our token; ``shown_*``: the count of the last ``chat.update``;
+      ``gave_up``: why this message is no longer edited (``message_not_found``, …).
+    """
+    db.table("decisions").create(
+        {
+            "campaign_id": str,
+            "review_id": str,
+            "recipient": str,
+            "decision": str,  # APPROVE | REVOKE (or what a launch's read found)
+            "event_uuid": str,
+            "received_ts": float,
+        },
+        pk=("campaign_id", "review_id", "recipient"),
+        not_null={"recipient", "received_ts"},
+    )
+    db.table("live_updates").create(
+        {
+            "campaign_id": str,
+            "recipient": str,
+            "first_ts": float,
+            "last_ts": float,
+            "not_before": float,
+            "attempts": int,
+            "shown_pending": int,
+            "shown_total": int,
+            "shown_at": str,
+            "ts": str,  # the launch DM's ts, as the last update answered
+            "error": str,  # why the last round did not update (kept for status and tests)
+            "gave_up": str,
+        },
+        pk=("campaign_id", "recipient"),
+        defaults={"attempts": 0},
+    )
+    db.table("live_updates").create_index(["first_ts"], index_name="live_updates_waiting")
+    db.table("reviewers").add_column("counted_ts", float)
+
+
+@migrations()
 def m007_timing(db: sqlite_utils.Database) -> None:
     """Reaching reviewers at the right moment (issue 13).
 

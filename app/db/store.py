@@ -1,9 +1,9 @@
 """The database, one object: the connection plus one object per group of tables.
 
 ``store.inbox``, ``store.campaigns``, ``store.messages``, ``store.reassignments``,
-``store.runs``, ``store.jobs``, ``store.state``, ``store.slack_users`` and ``store.views``
-(what operators read) each live in
-their own module of this package; only this package writes SQL.
+``store.live`` (decisions, live launch messages), ``store.runs``, ``store.jobs``,
+``store.state``, ``store.slack_users`` and ``store.views`` (what operators read) each live
+in their own module of this package; only this package writes SQL.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sqlite_utils
 from app.db.campaigns import Campaigns
 from app.db.connection import Connection, DatabaseMissing, DatabaseUnavailable
 from app.db.inbox import Inbox
+from app.db.live import LiveUpdates
 from app.db.messages import Messages
 from app.db.reassignments import Reassignments
 from app.db.state import Jobs, ReminderRuns, SlackUsers, State
@@ -33,6 +34,7 @@ class Store:
         self.campaigns = Campaigns(conn)
         self.messages = Messages(conn)
         self.reassignments = Reassignments(conn)
+        self.live = LiveUpdates(conn)
         self.runs = ReminderRuns(conn)
         self.jobs = Jobs(conn)
         self.state = State(conn)

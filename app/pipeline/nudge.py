@@ -73,6 +73,7 @@ def nudge(
     for page in services.okta.review_pages(campaign.id, decision=PENDING):
         tally.add_page(page)
     store.campaigns.refresh_pending(campaign.id, tally.pending_reviewers, tally.unresolved, now)
+    store.live.resync(campaign.id, services.clock())  # live launch DMs follow Okta's counts
     pending = tally.pending_reviewers
     if reviewer:
         wanted = reviewer.strip().lower()

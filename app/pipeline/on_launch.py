@@ -126,7 +126,9 @@ class Launcher:
 
         tally = ReviewerTally()
         for page in self.okta.review_pages(campaign.id):
-            tally.add_page(page)
+            # Reviews decided before this read are not counted as pending: their decide
+            # events (often still queued behind this launch) must not count them again.
+            store.live.note_decided(campaign.id, tally.add_page(page), now)
             summary.review_pages += 1
         store.campaigns.replace_reviewers(
             campaign.id, tally.reviewers.values(), tally.unresolved, "launch", now

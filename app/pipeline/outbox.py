@@ -100,6 +100,30 @@ class Outbox:
     def answered(self) -> None:
         self._close_circuit()
 
+    def paused(self) -> bool:
+        """Sending waits for Slack to come back (see ``unavailable``)."""
+        return self.clock().timestamp() < self.paused_until
+
+    def unavailable(self, error: SlackTransientError) -> float:
+        """A Slack call met an outage or a rate limit past the SDK's retries: every
+        sender (posts, live edits) waits. Returns until when (epoch seconds)."""
+        return self._open_circuit(error.code, error.retry_after)
+
+    def refused(self, error: SlackAuthError) -> None:
+        """Slack refused our token (or the API URL is wrong): recorded for /healthz and
+        ``status``; the worker sends nothing until the credential check passes again."""
+        now = self.clock()
+        message = (
+            f"SLACK_BOT_TOKEN rejected: {error.code}"
+            if error.setting == "SLACK_BOT_TOKEN"
+            else f"{error.setting}: {error}"
+        )
+        self.store.state.set(
+            "slack_auth_error",
+            {"setting": error.setting, "error": error.code, "message": message, "at": iso(now)},
+            now,
+        )
+
     def _close_circuit(self) -> None:
         if self.outage:
             log.info("slack answers again after: %s", self.outage)
@@ -121,27 +145,13 @@ class Outbox:
             # Not this message's fault: put it back untouched and stop sending until the
             # credential check (app.pipeline.credentials) sees the token work again.
             self.store.messages.mark_retry(item.ids, outcome.code, now, count_attempt=False)
-            message = (
-                f"SLACK_BOT_TOKEN rejected: {outcome.code}"
-                if outcome.setting == "SLACK_BOT_TOKEN"
-                else f"{outcome.setting}: {outcome}"
-            )
-            self.store.state.set(
-                "slack_auth_error",
-                {
-                    "setting": outcome.setting,
-                    "error": outcome.code,
-                    "message": message,
-                    "at": iso(now),
-                },
-                now,
-            )
+            self.refused(outcome)
             result.auth_error = outcome.code
             return
         if isinstance(outcome, SlackTransientError):
             # Slack is down, failing or rate limiting past the SDK's own retries: an
             # upstream outage. The message keeps its tries; everyone waits.
-            until = self._open_circuit(outcome.code, outcome.retry_after)
+            until = self.unavailable(outcome)
             self.store.messages.mark_retry(
                 item.ids, outcome.code, datetime.fromtimestamp(until, UTC), count_attempt=False
             )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from app.events import CLOSE, DECIDE, LAUNCH
 from app.models import ClaimedEvent
+from app.pipeline.live_updates import LiveLaunchUpdates
 from app.pipeline.on_close import CloseHandler
 from app.pipeline.on_decide import DecideHandler
 from app.pipeline.on_launch import Launcher, LaunchHandler
@@ -31,14 +32,28 @@ def event_handlers(services: Services) -> dict[str, Handler]:
     return {
         LAUNCH: LaunchHandler(launcher, services.store, services.clock),
         CLOSE: CloseHandler(services.store, services.clock, services.admin),
-        DECIDE: DecideHandler(services.okta, services.store, services.clock),
+        DECIDE: DecideHandler(
+            services.okta,
+            services.store,
+            services.clock,
+            live_updates=services.settings.messages.live_updates,
+        ),
     }
 
 
 def round_jobs(services: Services) -> list[RoundJob]:
-    """Reassignments whose quiet window closed become one message per new reviewer."""
+    """Reassignments whose quiet window closed become one message per new reviewer;
+    launch DMs whose reviewer's decisions went quiet are edited to the new count."""
     return [
         ReassignmentNotices(
             services.store, services.planner, services.settings.reassign, services.clock
-        )
+        ),
+        LiveLaunchUpdates(
+            services.store,
+            services.slack,
+            services.outbox,
+            services.planner,
+            services.settings.messages,
+            services.clock,
+        ),
     ]

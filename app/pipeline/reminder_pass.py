@@ -195,12 +195,20 @@ class ReminderPass:
             return
 
         tally = ReviewerTally()
+        read_at = parts.clock()
         for page in parts.okta.review_pages(campaign.id, decision=PENDING):
             tally.add_page(page)
         if not self.dry_run:
             store.campaigns.refresh_pending(
-                campaign.id, tally.pending_reviewers, tally.unresolved, parts.clock()
+                campaign.id,
+                tally.pending_reviewers,
+                tally.unresolved,
+                parts.clock(),
+                counted_at=read_at,
             )
+            # A launch DM showing a count this read contradicts (a reassigned item, a
+            # decision event lost) is edited to Okta's figure.
+            store.live.resync(campaign.id, parts.clock())
         pending = tally.pending_reviewers
         rules = campaign_plan(campaign, self.settings.reminders, tz)
         if not rules.notify or not (pending or tally.unresolved):

@@ -3,8 +3,9 @@
 One worker per deployment (``certnotify worker``, or the one ``certnotify serve``
 starts), enforced by an OS lock (app.pipeline.lock) held for the worker's life. Each
 loop ("tick") handles a batch of inbox events, announces reassignments whose quiet
-window closed, starts a queued command job, then sends a batch of due messages, so a
-5,000-message launch never starves new events or the heartbeat.
+window closed, edits launch DMs whose reviewer's decisions went quiet, starts a queued
+command job, then sends a batch of due messages, so a 5,000-message launch never
+starves new events or the heartbeat.
 
 Nothing an upstream does uses up an item's tries: Okta or Slack unreachable, failing
 or rate limiting, or refusing our credentials, puts the work back untouched behind a
@@ -189,6 +190,9 @@ class Worker:
         if slack_ok:
             for job in self.round_jobs:
                 job()
+            if store.state.get(SLACK_AUTH):  # a job's Slack call was refused (live edits)
+                self.credentials.problem_reported()
+                slack_ok = False
         if self.commands is not None:
             self.commands.poll()
         if slack_ok:

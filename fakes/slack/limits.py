@@ -25,7 +25,7 @@ class SlackLimits:
 
     scale: float = 1.0  # time compression: 60 means one real second stands for a Slack minute
     tier2_per_minute: int = 20  # users.list
-    tier3_per_minute: int = 50  # users.lookupByEmail, conversations.open
+    tier3_per_minute: int = 50  # users.lookupByEmail, conversations.open, chat.update
     post_per_channel_per_second: float = 1.0  # chat.postMessage, per channel
     post_workspace_per_minute: int = 600  # chat.postMessage, whole workspace
     burst: int = 3
@@ -68,7 +68,7 @@ class RateLimiter:
         keys: list[tuple[str, str, float]] = []  # (method, scope, tokens per real second)
         if method == "users.list":
             keys.append((method, "", limits.per_real_second(limits.tier2_per_minute)))
-        elif method in ("users.lookupByEmail", "conversations.open"):
+        elif method in ("users.lookupByEmail", "conversations.open", "chat.update"):
             keys.append((method, "", limits.per_real_second(limits.tier3_per_minute)))
         elif method == "chat.postMessage":
             per_channel = limits.post_per_channel_per_second * limits.scale

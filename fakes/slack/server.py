@@ -2,7 +2,7 @@
 
 Point ``slack_sdk.WebClient(token=..., base_url=fake.url)`` at it. It answers the few methods
 certnotify calls (``auth.test``, ``users.list``, ``users.lookupByEmail``,
-``conversations.open``, ``chat.postMessage``) in the shape of the samples in
+``conversations.open``, ``chat.postMessage``, ``chat.update``) in the shape of the samples in
 ``tests/samples/slack-*.json``, and can misbehave on demand:
 
 * ``inject(method, Fault(...))`` queues one-shot faults (429 with ``Retry-After``, 5xx,
@@ -16,8 +16,9 @@ and ``chat.postMessage`` to a deleted user's id succeeds although nobody will re
 
 This module holds the server, its auth and method dispatch, and the methods themselves; the
 parts beside it: ``directory`` (members, cursors, DM ids), ``params`` (reading arguments),
-``limits`` (rate limits), ``faults`` (scripted faults) and ``responses`` (error answers).
-Members carry a time zone (``tz``, with ``tz_label`` and ``tz_offset`` as of the answer).
+``limits`` (rate limits), ``faults`` (scripted faults), ``responses`` (error answers) and
+``updates`` (``chat.update``). Members carry a time zone (``tz``, with ``tz_label`` and
+``tz_offset`` as of the answer).
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ from fakes.slack.faults import Fault, fault_response
 from fakes.slack.limits import RateLimiter, SlackLimits
 from fakes.slack.params import ParamError, blocks, params
 from fakes.slack.responses import error, ratelimited
+from fakes.slack.updates import Updated, update_message
 
-__all__ = ["FakeSlack", "Fault", "Posted", "SlackLimits"]
+__all__ = ["FakeSlack", "Fault", "Posted", "SlackLimits", "Updated"]
 
 
 _API_PREFIX = "/api/"
@@ -98,7 +100,8 @@ class FakeSlack(FakeHTTPServer):
         self.clock = clock
         # Epoch seconds "now" for answers: members' tz_offset/tz_label (daylight saving).
         self.wall_clock = wall_clock
-        self.messages: list[Posted] = []
+        self.messages: list[Posted] = []  # as readers see them now (edits applied)
+        self.updates: list[Updated] = []  # every edit chat.update accepted, in order
         self.rate_limited: Counter[str] = Counter()  # 429s from `limits` only, by method
         self._directory = Directory()
         self._faults: dict[str, deque[Fault]] = {}
@@ -110,6 +113,7 @@ class FakeSlack(FakeHTTPServer):
             "users.lookupByEmail": self._lookup_by_email,
             "conversations.open": self._conversations_open,
             "chat.postMessage": self._post_message,
+            "chat.update": self._update,
         }
 
     def __enter__(self) -> Self:
@@ -359,6 +363,18 @@ class FakeSlack(FakeHTTPServer):
         ts = self._next_ts()
         self.messages.append(Posted(channel, channel, text, posted_blocks, ts, self.clock()))
         return Response(200, {"ok": True, "channel": channel, "ts": ts})
+
+    def _update(self, arguments: dict[str, Any]) -> Response:
+        answer, edit = update_message(
+            arguments, self.messages, self._directory, self.channels, self.clock
+        )
+        if edit is not None:
+            self.updates.append(edit)
+        return answer
+
+    def updates_to(self, user_id: str) -> list[Updated]:
+        with self.lock:
+            return [u for u in self.updates if u.channel == user_id]
 
     def _next_ts(self) -> str:
         """Epoch seconds with 6 decimals, strictly increasing: ts identifies a message."""

@@ -30,16 +30,25 @@ class DryRunSlack:
     def lookup_email(self, email: str) -> SlackMember | None:
         return SlackMember(self.PREFIX + email.lower(), email.lower())
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Posted:
-        who = channel.removeprefix(self.PREFIX)
+    def _print(self, heading: str, blocks: list[dict[str, Any]]) -> None:
         lines = render_console(blocks)
         with self._lock:
-            rule = "─" * max(8, 66 - len(who))
-            print(f"── Slack DM to {who} (dry run) {rule}", file=self.out)
+            rule = "─" * max(8, 88 - len(heading))
+            print(f"── {heading} {rule}", file=self.out)
             for line in lines:
                 print(f"   {line}", file=self.out)
             self.out.flush()
-        return Posted("dry-run", f"{self._clock():.6f}")
+
+    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Posted:
+        who = channel.removeprefix(self.PREFIX)
+        self._print(f"Slack DM to {who} (dry run)", blocks)
+        # The "channel" is the recipient's dry-run id, so an update can name them too.
+        return Posted(channel, f"{self._clock():.6f}")
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> Posted:
+        who = channel.removeprefix(self.PREFIX)
+        self._print(f"Slack DM to {who} updated (dry run)", blocks)
+        return Posted(channel, ts)
 
     def check_auth(self) -> list[str]:
         return []  # nothing is sent, so no token to check

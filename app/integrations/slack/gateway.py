@@ -1,6 +1,6 @@
 """The Slack calls certnotify makes (``users.list``, ``users.lookupByEmail``,
-``chat.postMessage``, ``auth.test``), with errors sorted into what to do next, and the
-``SlackSender`` protocol the rest of the code uses (real or dry-run)."""
+``chat.postMessage``, ``chat.update``, ``auth.test``), with errors sorted into what to do
+next, and the ``SlackSender`` protocol the rest of the code uses (real or dry-run)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ class SlackSender(Protocol):
     def members(self) -> Iterator[SlackMember]: ...
     def lookup_email(self, email: str) -> SlackMember | None: ...
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Posted: ...
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> Posted: ...
     def check_auth(self) -> list[str]: ...
 
 
@@ -129,6 +130,19 @@ class SlackGateway:
             ),
         )
         return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> Posted:
+        """``chat.update`` (Tier 3) of a message the bot posted: ``channel`` is the DM id
+        (``D…``) ``chat.postMessage`` answered with; Slack refuses a user id here."""
+        response = self._call(
+            "chat.update",
+            lambda: self.client.chat_update(
+                # chat.update's parse defaults to "client" (chat.postMessage's to "none")
+                # and an update without it resets the message to "client": keep "none".
+                channel=channel, ts=ts, text=text, blocks=blocks, parse="none"
+            ),
+        )  # fmt: skip
+        return Posted(str(response.get("channel") or channel), str(response.get("ts") or ts))
 
     def check_auth(self) -> list[str]:
         """``auth.test``: raises ``SlackAuthError`` when the token is refused; returns the
