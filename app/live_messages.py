@@ -11,12 +11,12 @@ from __future__ import annotations
 from app.messages import (
     Message,
     MessageContext,
+    campaign_message,
     description_line,
     footer_block,
     header_block,
     mrkdwn_section,
     plural,
-    review_button,
 )
 
 __all__ = ["all_done_message", "live_launch_message"]
@@ -30,13 +30,7 @@ def live_launch_message(ctx: MessageContext, pending: int, total: int) -> Messag
     items = f"{pending} of {plural(total, 'access item')}"
     body = f"You have *{items}* left to review by *{ctx.due()}*." + description_line(ctx)
     text = f"Access review {ctx.name}: you have {items} left to review by {ctx.due()}."
-    blocks = [
-        header_block("Access review", ctx.campaign_name),
-        mrkdwn_section(body),
-        review_button(ctx.review_url),
-        footer_block(ctx.org_name),
-    ]
-    return Message(text, blocks)
+    return campaign_message(ctx, "Access review", text, body)
 
 
 def all_done_message(ctx: MessageContext, total: int) -> Message:

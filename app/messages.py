@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 __all__ = [
     "Message",
     "MessageContext",
+    "campaign_message",
     "deadline_phrase",
     "description_line",
     "escape_mrkdwn",
@@ -236,17 +237,20 @@ def description_line(ctx: MessageContext) -> str:
     return f"\n_{inert_mrkdwn(lines[0])}_" if lines else ""
 
 
+def campaign_message(
+    ctx: MessageContext, lead: str, text: str, body: str, *extra: dict[str, Any]
+) -> Message:
+    """The shape every message about one campaign shares: a header naming it, the body,
+    any extra blocks, the review button and who sent it."""
+    blocks = [header_block(lead, ctx.campaign_name), mrkdwn_section(body), *extra]
+    return Message(text, [*blocks, review_button(ctx.review_url), footer_block(ctx.org_name)])
+
+
 def launch_message(ctx: MessageContext, pending: int) -> Message:
     items = plural(pending, "access item")
     body = f"You have *{items}* to review by *{ctx.due()}*." + description_line(ctx)
     text = f"Access review {ctx.name}: you have {items} to review by {ctx.due()}."
-    blocks = [
-        header_block("Access review", ctx.campaign_name),
-        mrkdwn_section(body),
-        review_button(ctx.review_url),
-        footer_block(ctx.org_name),
-    ]
-    return Message(text, blocks)
+    return campaign_message(ctx, "Access review", text, body)
 
 
 def reassignment_message(
@@ -262,12 +266,11 @@ def reassignment_message(
         f"*{who}* reassigned *{items}* in *{ctx.name}* to you.\n"
         f"Due *{ctx.due()}* — reassigning does not extend the deadline."
     )
-    blocks = [header_block("Reassigned to you", ctx.campaign_name), mrkdwn_section(body)]
+    extra = []
     if quote := one_line(justification, 500):
         # plain_text: a justification is free text typed by a person; nothing in it is markup.
-        blocks.append(plain_section(f"“{inert_plain(quote)}”"))
-    blocks += [review_button(ctx.review_url), footer_block(ctx.org_name)]
-    return Message(sentence, blocks)
+        extra.append(plain_section(f"“{inert_plain(quote)}”"))
+    return campaign_message(ctx, "Reassigned to you", sentence, body, *extra)
 
 
 def test_message(who: str, at: datetime) -> Message:

@@ -16,9 +16,9 @@ from typing import Any, Literal
 from app.messages import (
     Message,
     MessageContext,
+    campaign_message,
     footer_block,
     format_date,
-    header_block,
     inert_mrkdwn,
     mrkdwn_section,
     one_line,
@@ -100,15 +100,7 @@ def reminder_message(
     lines = [body, _moment_line(ctx, moment)]
     if what := waiting_line(waiting):
         lines.append(what)
-    return Message(
-        text,
-        [
-            header_block("Reminder", ctx.campaign_name),
-            mrkdwn_section("\n".join(lines)),
-            review_button(ctx.review_url),
-            footer_block(ctx.org_name),
-        ],
-    )
+    return campaign_message(ctx, "Reminder", text, "\n".join(lines))
 
 
 def _final_lead(ctx: MessageContext) -> tuple[str, str]:
@@ -135,15 +127,7 @@ def final_notice_message(
         sentence += f" {consequence}"
     if what := waiting_line(waiting):
         body += f"\n{what}"
-    return Message(
-        sentence,
-        [
-            header_block("Final notice", ctx.campaign_name),
-            mrkdwn_section(body),
-            review_button(ctx.review_url),
-            footer_block(ctx.org_name),
-        ],
-    )
+    return campaign_message(ctx, "Final notice", sentence, body)
 
 
 # -- the digest: one message for reminders due in several campaigns ------------------

@@ -12,14 +12,13 @@ from typing import Any
 from app.messages import (
     Message,
     MessageContext,
-    footer_block,
+    campaign_message,
     header_block,
     inert_mrkdwn,
     inert_plain,
     mrkdwn_section,
     one_line,
     plural,
-    review_button,
 )
 
 __all__ = ["ESCALATION_HEADER", "escalation_entry", "escalation_message", "group_message"]
@@ -78,12 +77,4 @@ def group_message(ctx: MessageContext, group: str, pending: int) -> Message:
         f"Your group *{name}* has *{items}* to review by *{ctx.due()}*.\n"
         "Anyone in the group can decide them."
     )
-    return Message(
-        text,
-        [
-            header_block("Access review", ctx.campaign_name),
-            mrkdwn_section(body),
-            review_button(ctx.review_url),
-            footer_block(ctx.org_name),
-        ],
-    )
+    return campaign_message(ctx, "Access review", text, body)

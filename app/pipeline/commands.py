@@ -62,13 +62,18 @@ def _remind(
 ) -> int:
     day = date.fromisoformat(args["date"]) if args.get("date") else None
     result = run_reminder_pass(services, today=day, stop=stop, send=send, out=out)
-    print(result.line(), file=out)
-    for campaign_id in result.retired:
-        print(f"  retired: {campaign_id}", file=out)
-    for error in result.errors:
-        print(f"  error: {error}", file=out)
-    if result.auth_error:
-        raise JobError(result.auth_error)
+    notes = [f"retired: {c}" for c in result.retired] + [f"error: {e}" for e in result.errors]
+    return _outcome(out, result.line(), notes, result.auth_error)
+
+
+def _outcome(out: TextIO, line: str, notes: list[str], auth_error: str) -> int:
+    """The ``sent=N unmapped=N failed=N`` line and one indented line per note; a refused
+    Slack or Okta credential makes the job fail."""
+    print(line, file=out)
+    for note in notes:
+        print(f"  {note}", file=out)
+    if auth_error:
+        raise JobError(auth_error)
     return 0
 
 
@@ -116,12 +121,7 @@ def _nudge(
         )
     except NudgeError as exc:
         raise JobError(str(exc)) from None
-    print(result.line(), file=out)
-    for note in result.notes:
-        print(f"  {note}", file=out)
-    if result.auth_error:
-        raise JobError(result.auth_error)
-    return 0
+    return _outcome(out, result.line(), result.notes, result.auth_error)
 
 
 def _test_message(
