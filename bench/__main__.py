@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench.fanout",
     "bench.memory",
     "bench.okta_requests",
+    "bench.digest",
 ]
 
 
