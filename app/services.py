@@ -14,8 +14,8 @@ from typing import TextIO
 
 import httpx
 
-from app.config import Settings
-from app.db import Store
+from app.config import Settings, SettingsError
+from app.db import DatabaseMissing, Store
 from app.integrations.okta import OktaClient, SSWSAuth, build_http_client
 from app.integrations.slack import (
     DryRunSlack,
@@ -31,7 +31,7 @@ from app.pipeline.planning import Planner
 from app.pipeline.resource_labels import ResourceLabels
 from app.timeutil import Clock, system_clock
 
-__all__ = ["Services"]
+__all__ = ["Services", "open_existing", "open_store"]
 
 
 @dataclass
@@ -59,14 +59,15 @@ class Services:
         out: TextIO | None = None,
         okta_transport: httpx.BaseTransport | None = None,
         slack: SlackSender | None = None,
+        migrate: bool = True,
     ) -> Services:
         """``slack``: share another Services' sender (and so its pace and its pauses):
-        the worker's threads all send through one."""
+        the worker's threads all send through one. ``migrate=False`` (every command but
+        ``serve``, ``worker`` and ``migrate``): the database must exist and be current."""
         # Before the store opens: a bad private key fails here with nothing to close.
         auth = okta_auth(settings)
         if store is None:
-            store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
-            store.migrate()
+            store = open_store(settings, migrate=migrate)
         okta = OktaClient(
             build_http_client(
                 settings.okta.org_url,
@@ -127,6 +128,36 @@ class Services:
     def close(self) -> None:
         self.okta.close()
         self.store.close()
+
+
+def open_store(settings: Settings, *, migrate: bool) -> Store:
+    """The database: created or brought up to date (``migrate``), or else required to be
+    there and current, with one line saying what to run when it is not."""
+    db = settings.database
+    if migrate:
+        store = Store.open(db.path, db.busy_timeout_seconds)
+        store.migrate()
+        return store
+    return open_existing(db.path, db.busy_timeout_seconds)
+
+
+def open_existing(path: str, busy_timeout: float) -> Store:
+    """The database as it is: there, and at this version's schema; else one line
+    saying what to run (``SettingsError``)."""
+    try:
+        store = Store.open(path, busy_timeout, create=False)
+    except DatabaseMissing:
+        raise SettingsError(
+            f"database.path: no database at {path} (run `certnotify migrate`, or start "
+            "`certnotify serve`; check database.path / CERTNOTIFY_DB)"
+        ) from None
+    if store.needs_migration():
+        store.close()
+        raise SettingsError(
+            f"database.path: {path} needs migrating to this version of certnotify: run "
+            "`certnotify migrate` (it writes a backup first; serve and worker do it too)"
+        )
+    return store
 
 
 def okta_auth(settings: Settings) -> httpx.Auth:

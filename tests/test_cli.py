@@ -19,9 +19,11 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture
 def env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
+    """A deployment's environment, its database created by `certnotify migrate` (only
+    serve, worker and migrate create or change it)."""
     config = tmp_path / "config.yaml"
     config.write_text("messages:\n  org_name: Acme\nworker:\n  lease_seconds: 30\n" + UNPACED)
-    return {
+    environ = {
         "CERTNOTIFY_CONFIG": str(config),
         "CERTNOTIFY_DB": str(tmp_path / "cli.db"),
         "OKTA_ORG_URL": fake_okta.url,
@@ -30,6 +32,8 @@ def env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
         "SLACK_BOT_TOKEN": fake_slack.token,
         "SLACK_API_URL": fake_slack.url,
     }
+    assert run(environ, "migrate").exit_code == 0
+    return environ
 
 
 def run(env: dict[str, str], *args: str):

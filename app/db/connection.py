@@ -24,6 +24,7 @@ from urllib.parse import quote
 import sqlite_utils
 
 from app.config import SettingsError
+from app.db.backup import pre_migration_backup
 from app.db.migrations import migrations
 from app.timeutil import iso
 
@@ -162,16 +163,22 @@ class Connection:
         if self._lock_file is not None:
             self._lock_file.close()
 
-    def migrate(self, now: datetime | None = None) -> None:
+    def migrate(self, now: datetime | None = None) -> Path | None:
         """Apply pending schema migrations; safe when several processes start at once.
 
-        A database created here records when (``database_created_at``): a brand-new
-        database has no missed reminder pass to catch up."""
+        An existing database is first backed up beside itself (app.db.backup; the last
+        three are kept): returns that backup's path, or None when nothing was migrated
+        or the database is new. A database created here records when
+        (``database_created_at``): a brand-new database has no missed reminder pass to
+        catch up."""
         if not migrations.pending(self.db):
-            return
+            return None
+        saved = None
+        if self.path and "_sqlite_migrations" in self.db.table_names():
+            saved = pre_migration_backup(self.db.conn, self.path, now or datetime.now(UTC))
         with self.write() as db:
             if not migrations.pending(db):  # another process got there first
-                return
+                return saved
             fresh = "_sqlite_migrations" not in db.table_names()
             migrations.apply(db)
             if fresh:
@@ -180,6 +187,7 @@ class Connection:
                     "INSERT OR IGNORE INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
                     ["database_created_at", f'"{stamp}"', stamp],
                 )
+        return saved
 
     def needs_migration(self) -> bool:
         return bool(migrations.pending(self.db))

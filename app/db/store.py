@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 import sqlite_utils
 
@@ -67,8 +68,9 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def migrate(self, now: datetime | None = None) -> None:
-        self.conn.migrate(now)
+    def migrate(self, now: datetime | None = None) -> Path | None:
+        """See ``Connection.migrate``: returns the backup written first, if any."""
+        return self.conn.migrate(now)
 
     def needs_migration(self) -> bool:
         return self.conn.needs_migration()

@@ -79,7 +79,7 @@ def worker(obj: Context) -> None:
     from app.services import Services
 
     die_with_parent()  # under `serve`: never outlive it
-    services = obj.services("okta", "slack")
+    services = obj.services("okta", "slack", migrate=True)
     # `kill -USR1 <pid>` prints every thread's stack: how to see what a stuck worker does.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     # The handler only records the signal (no locks: a second signal arriving inside
@@ -90,7 +90,7 @@ def worker(obj: Context) -> None:
     worker = Worker(
         services,
         services_factory=lambda: Services.build(
-            services.settings, store=None, slack=services.slack
+            services.settings, store=None, slack=services.slack, migrate=False
         ),
     )
     try:

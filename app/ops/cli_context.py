@@ -31,13 +31,14 @@ class Context:
         configure_logging(settings.secrets(), self.log_level, settings.logging.format)
         return settings
 
-    def services(self, *needs: str) -> Services:
+    def services(self, *needs: str, migrate: bool = False) -> Services:
+        """``migrate``: only ``worker`` (and ``serve``, ``migrate``) change the schema."""
         from app.services import Services
 
         settings = self.settings(*needs)
         try:
             # Building loads the Okta private key, which can still be wrong.
-            return Services.build(settings)
+            return Services.build(settings, migrate=migrate)
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
 

@@ -30,7 +30,7 @@ def as_job(obj: Context, kind: str, args: dict[str, Any], *needs: str) -> None:
         code, output = hand_off_or_run(
             settings.database.path,
             settings.database.busy_timeout_seconds,
-            lambda: Services.build(settings),
+            lambda: Services.build(settings, migrate=False),
             kind,
             args,
         )

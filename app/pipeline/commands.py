@@ -32,7 +32,7 @@ from app.pipeline.lock import WorkerLock
 from app.pipeline.nudge import NudgeError, nudge
 from app.pipeline.on_launch import RetryLater, launch_campaign
 from app.pipeline.reminder_pass import run_reminder_pass
-from app.services import Services
+from app.services import Services, open_existing
 from app.timeutil import Clock, system_clock
 
 __all__ = ["KINDS", "CommandRunner", "JobError", "hand_off_or_run", "run_job"]
@@ -241,7 +241,8 @@ def hand_off_or_run(
     """Run ``kind`` through the live worker, or here when there is none."""
     check_args(kind, args)
     # The database (and its folder, where the lock lives) first: a bad path is one line.
-    store = Store.open(db_path, busy_timeout)
+    # Never created or migrated here: serve, worker and migrate do that.
+    store = open_existing(db_path, busy_timeout)
     lock = WorkerLock(db_path)
     if lock.try_acquire(clock(), role=f"certnotify {kind}"):
         store.close()
