@@ -67,9 +67,11 @@ class Escalations:
             found = self.okta.manager_of(reviewer.okta_id, self.settings.manager_attribute)
         except OktaNotFound:
             found = None  # the reviewer's user is gone
-        except (OktaAuthError, OktaUnavailable):
-            raise  # our credentials or an outage: the pass handles (and retries) those
+        except OktaUnavailable:
+            raise  # an outage: the pass handles (and retries) it
         except OktaError as exc:
+            # A 403 (an OktaAuthError) is a missing scope, not broken credentials: the
+            # reminders go on, managers are not told. A 401 stops the pass (raised).
             if exc.status == 403:
                 self.refused = (
                     "okta refused to read user profiles (grant okta.users.read): "
@@ -104,11 +106,11 @@ class Escalations:
                 continue
             try:
                 manager = self.manager(reviewer)
-            except (OktaAuthError, OktaUnavailable):
-                raise
-            except OktaError:
+            except OktaError as exc:
                 if self.refused:
                     break
+                if isinstance(exc, OktaAuthError | OktaUnavailable):
+                    raise
                 continue
             if manager is None or manager.key == key:
                 continue
