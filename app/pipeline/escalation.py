@@ -86,9 +86,10 @@ class Escalations:
         return person
 
     def due(
-        self, campaign: Campaign, pending: Iterable[ReviewerCount]
+        self, campaign: Campaign, pending: Iterable[ReviewerCount], *, persist: bool = True
     ) -> tuple[list[DueReminder], dict[str, Resolution]]:
-        """Escalations due for the campaign's pending reviewers (call when ``due_now``)."""
+        """Escalations due for the campaign's pending reviewers (call when ``due_now``);
+        ``persist=False`` (a dry run): the managers' Slack lookups are not cached."""
         if self.refused:
             return [], {}
         ledger = self.store.messages.statuses(campaign.id)
@@ -117,5 +118,5 @@ class Escalations:
             due.append(
                 DueReminder(campaign, manager, count.pending, KIND, key, "later", about=reviewer)
             )
-        resolutions = self.planner.resolve(d.person for d in due) if due else {}
+        resolutions = self.planner.resolve((d.person for d in due), persist=persist) if due else {}
         return due, resolutions
