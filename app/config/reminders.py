@@ -4,6 +4,7 @@ rules, working hours and manager escalation (``reminders`` and ``escalation``)."
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -13,6 +14,8 @@ from app.config.values import check_zone, time_of_day
 __all__ = ["CampaignRule", "EscalationSettings", "ReminderSettings", "Rhythm"]
 
 MAX_DAYS = 3650
+# An Okta profile attribute name (as app.integrations.okta.client checks it).
+_ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 
 
 class _Section(BaseModel):
@@ -136,8 +139,13 @@ class EscalationSettings(_Section):
     @field_validator("manager_attribute")
     @classmethod
     def _attribute(cls, value: str) -> str:
-        if not value.strip() or not value.replace("_", "").replace(".", "").isalnum():
-            raise ValueError("must be an Okta profile attribute name such as managerId")
+        # What OktaClient.manager_of accepts: a name such as "profile.managerId" passing
+        # here would fail every reminder pass from the escalation day on.
+        if not _ATTRIBUTE.fullmatch(value.strip()):
+            raise ValueError(
+                "must be an Okta profile attribute name such as managerId"
+                " (letters, digits and _, no profile. prefix)"
+            )
         return value.strip()
 
     @property

@@ -67,9 +67,11 @@ class Escalations:
             found = self.okta.manager_of(reviewer.okta_id, self.settings.manager_attribute)
         except OktaNotFound:
             found = None  # the reviewer's user is gone
-        except (OktaAuthError, OktaUnavailable):
-            raise  # our credentials or an outage: the pass handles (and retries) those
+        except OktaUnavailable:
+            raise  # an outage: the pass handles (and retries) it
         except OktaError as exc:
+            # A 403 (an OktaAuthError) is a missing scope, not broken credentials: the
+            # reminders go on, managers are not told. A 401 stops the pass (raised).
             if exc.status == 403:
                 self.refused = (
                     "okta refused to read user profiles (grant okta.users.read): "
@@ -84,9 +86,10 @@ class Escalations:
         return person
 
     def due(
-        self, campaign: Campaign, pending: Iterable[ReviewerCount]
+        self, campaign: Campaign, pending: Iterable[ReviewerCount], *, persist: bool = True
     ) -> tuple[list[DueReminder], dict[str, Resolution]]:
-        """Escalations due for the campaign's pending reviewers (call when ``due_now``)."""
+        """Escalations due for the campaign's pending reviewers (call when ``due_now``);
+        ``persist=False`` (a dry run): the managers' Slack lookups are not cached."""
         if self.refused:
             return [], {}
         ledger = self.store.messages.statuses(campaign.id)
@@ -104,16 +107,16 @@ class Escalations:
                 continue
             try:
                 manager = self.manager(reviewer)
-            except (OktaAuthError, OktaUnavailable):
-                raise
-            except OktaError:
+            except OktaError as exc:
                 if self.refused:
                     break
+                if isinstance(exc, OktaAuthError | OktaUnavailable):
+                    raise
                 continue
             if manager is None or manager.key == key:
                 continue
             due.append(
                 DueReminder(campaign, manager, count.pending, KIND, key, "later", about=reviewer)
             )
-        resolutions = self.planner.resolve(d.person for d in due) if due else {}
+        resolutions = self.planner.resolve((d.person for d in due), persist=persist) if due else {}
         return due, resolutions

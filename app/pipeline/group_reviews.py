@@ -75,9 +75,13 @@ class GroupReviewers:
             try:
                 members = self.members(group_id)
                 name = names.get(group_id) or self.okta.group_name(group_id)
-            except (OktaAuthError, OktaUnavailable):
+            except OktaUnavailable:
                 raise
             except (OktaError, ValueError) as exc:
+                # A 401 is our credentials: nothing works. A 403 here is a missing
+                # okta.groups.read scope: only the group's members go without.
+                if isinstance(exc, OktaAuthError) and exc.status != 403:
+                    raise
                 self.notes.append(f"group {group_id}: members not read ({exc})")
                 log.warning(
                     "campaign %s: group %s: members not read: %s", campaign.id, group_id, exc

@@ -257,7 +257,7 @@ class ReminderPass:
             self.batch.add(due, resolutions)
         days_left = (local_date(campaign.end, tz) - today).days if campaign.end else None
         if self.escalations.due_now(day, days_left):
-            self.batch.add(*self.escalations.due(campaign, pending))
+            self.batch.add(*self.escalations.due(campaign, pending, persist=not self.dry_run))
 
     def _reminders(
         self,

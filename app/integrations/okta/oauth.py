@@ -223,7 +223,10 @@ class PrivateKeyJWTAuth(httpx.Auth):
         if response.status_code == 401:
             # Revoked or rotated early: one fresh token, one more try.
             with self._lock:
-                self._store_token((yield self._token_request()))
+                answer = yield self._token_request()
+                if self._narrowed(answer):  # grants taken away while we ran
+                    answer = yield self._token_request()
+                self._store_token(answer)
                 token = self._token
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
