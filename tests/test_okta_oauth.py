@@ -388,7 +388,7 @@ def test_a_key_file_that_cannot_be_read_is_one_line_too(tmp_path, fake_okta, fak
 def oauth_env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
     config = tmp_path / "config.yaml"
     config.write_text("messages:\n  org_name: Acme\n" + UNPACED)
-    return {
+    environ = {
         "CERTNOTIFY_CONFIG": str(config),
         "CERTNOTIFY_DB": str(tmp_path / "cli.db"),
         "OKTA_ORG_URL": fake_okta.url,
@@ -397,6 +397,9 @@ def oauth_env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
         "SLACK_BOT_TOKEN": fake_slack.token,
         "SLACK_API_URL": fake_slack.url,
     }
+    # The deployment's database exists (only serve, worker and migrate create it).
+    assert CliRunner().invoke(cli, ["migrate"], env=environ).exit_code == 0
+    return environ
 
 
 def test_sync_with_a_bad_key_prints_one_line_and_exits_1(oauth_env, fake_okta):

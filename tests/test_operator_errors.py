@@ -35,6 +35,14 @@ def env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
     }
 
 
+@pytest.fixture
+def ready(env) -> dict[str, str]:
+    """The environment with its database created (`certnotify migrate`): only serve,
+    worker and migrate create one."""
+    assert certnotify(env, "migrate").returncode == 0
+    return env
+
+
 def certnotify(env: dict[str, str], *args: str, timeout: float = 60):
     return subprocess.run(
         [sys.executable, "-m", "app", *args], env=env, capture_output=True, text=True,
@@ -104,26 +112,26 @@ def test_a_port_in_use_is_one_line(env):
     assert "--port" in line
 
 
-def test_an_org_host_that_does_not_resolve_is_named(env):
-    env["OKTA_ORG_URL"] = "https://acme.invalid"
-    line = one_line_error(certnotify(env, "sync", "iciSome0000000000000"))
+def test_an_org_host_that_does_not_resolve_is_named(ready):
+    ready["OKTA_ORG_URL"] = "https://acme.invalid"
+    line = one_line_error(certnotify(ready, "sync", "iciSome0000000000000"))
     assert "acme.invalid" in line
     assert "does not resolve" in line
     assert "OKTA_ORG_URL" in line
 
 
-def test_a_wrong_slack_api_url_is_named(env, fake_okta):
-    env["SLACK_API_URL"] = fake_okta.url + "/api/"  # a server, but not Slack
-    line = one_line_error(certnotify(env, "test-message", "ana@example.com"))
+def test_a_wrong_slack_api_url_is_named(ready, fake_okta):
+    ready["SLACK_API_URL"] = fake_okta.url + "/api/"  # a server, but not Slack
+    line = one_line_error(certnotify(ready, "test-message", "ana@example.com"))
     assert "check SLACK_API_URL" in line
 
 
-def test_an_unreachable_slack_api_url_is_named(env):
+def test_an_unreachable_slack_api_url_is_named(ready):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    env["SLACK_API_URL"] = f"http://127.0.0.1:{port}/api/"
-    line = one_line_error(certnotify(env, "test-message", "ana@example.com"))
+    ready["SLACK_API_URL"] = f"http://127.0.0.1:{port}/api/"
+    line = one_line_error(certnotify(ready, "test-message", "ana@example.com"))
     assert f"cannot reach slack at http://127.0.0.1:{port}/api/" in line
 
 
@@ -159,11 +167,11 @@ def test_a_time_of_day_written_without_quotes_is_understood(env, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_a_secret_with_a_trailing_newline_works(env, fake_okta, fake_slack):
-    env["OKTA_API_TOKEN"] = fake_okta.api_token + "\n"
-    env["SLACK_BOT_TOKEN"] = fake_slack.token + "\r\n"
+def test_a_secret_with_a_trailing_newline_works(ready, fake_okta, fake_slack):
+    ready["OKTA_API_TOKEN"] = fake_okta.api_token + "\n"
+    ready["SLACK_BOT_TOKEN"] = fake_slack.token + "\r\n"
     fake_slack.generate_users(["ana@example.com"])
-    result = certnotify(env, "test-message", "ana@example.com")
+    result = certnotify(ready, "test-message", "ana@example.com")
     assert result.returncode == 0, result.stderr
 
 

@@ -126,6 +126,8 @@ class Connection:
             except (OSError, sqlite3.Error) as exc:
                 raise _cannot_open(file, exc) from None
         else:
+            if file.is_dir():
+                raise _cannot_open(file, IsADirectoryError())
             if not file.is_file():
                 raise DatabaseMissing(f"no database file at {file}")
             mode = "ro" if readonly else "rw"
