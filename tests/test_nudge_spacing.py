@@ -188,7 +188,7 @@ def test_a_dry_run_prints_reminders_escalations_and_group_messages_and_records_n
 def env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
     config = tmp_path / "config.yaml"
     config.write_text("messages:\n  org_name: Acme\n" + UNPACED)
-    return {
+    environ = {
         "CERTNOTIFY_CONFIG": str(config),
         "CERTNOTIFY_DB": str(tmp_path / "cli.db"),
         "OKTA_ORG_URL": fake_okta.url,
@@ -197,6 +197,9 @@ def env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
         "SLACK_BOT_TOKEN": fake_slack.token,
         "SLACK_API_URL": fake_slack.url,
     }
+    # The deployment's database exists (only serve, worker and migrate create it).
+    assert CliRunner().invoke(cli, ["migrate"], env=environ).exit_code == 0
+    return environ
 
 
 def nudge_cli(env, *args: str):

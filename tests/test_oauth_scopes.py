@@ -72,7 +72,7 @@ def test_an_app_granted_only_the_required_scopes_gets_a_token_for_those(
     assert len(fake_slack.messages) == 5
     # First every scope, refused; then the two required ones, granted; then cached.
     assert requested_scopes(fake_okta) == [SCOPES, REQUIRED_SCOPES]
-    assert fake_okta.token_requests == 2
+    assert fake_okta.oauth.requests == 2
     [warning] = warnings(caplog)
     assert "(okta.apps.read okta.groups.read okta.users.read)" in warning
     assert all(
