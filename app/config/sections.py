@@ -32,6 +32,7 @@ __all__ = [
     "OktaSettings",
     "ReassignSettings",
     "ReminderSettings",
+    "RetentionSettings",
     "ServerSettings",
     "Settings",
     "SlackSettings",
@@ -222,6 +223,15 @@ class LoggingSettings(_Section):
     format: Literal["text", "json"] = "text"
 
 
+class RetentionSettings(_Section):
+    """How long personal data is kept (app.db.retention; README, "Personal data")."""
+
+    # Bodies of handled hook events (and finished jobs, stale Slack directory entries).
+    events_days: int = Field(30, ge=1, le=3650)
+    # Ledger, reviewers and events of a campaign, counted from its retirement.
+    messages_days: int = Field(400, ge=1, le=36500)
+
+
 class ReassignSettings(_Section):
     coalesce_seconds: float = Field(30.0, ge=0, le=3600)
     max_wait_seconds: float = Field(300.0, ge=0, le=86400)
@@ -239,6 +249,7 @@ class Settings(_Section):
     escalation: EscalationSettings = EscalationSettings()
     reassign: ReassignSettings = ReassignSettings()
     logging: LoggingSettings = LoggingSettings()
+    retention: RetentionSettings = RetentionSettings()
     admin: AdminSettings = AdminSettings()
 
     # -- what a command needs ------------------------------------------------

@@ -24,6 +24,10 @@ REMINDER_KINDS = ("reminder", "nudge")
 
 _IDS = "id IN (SELECT value FROM json_each(?))"
 
+# Once a message is sent, failed or skipped, its words are not kept: the ledger keeps who
+# was told what kind of message, when, and Slack's channel and ts (README, personal data).
+_NO_BODY = "text = NULL, blocks = NULL, digest = NULL"
+
 # A row leads its digest when it is the first pending row of its group.
 _LEADS = (
     "(group_key IS NULL OR id = (SELECT min(g.id) FROM messages g"
@@ -43,7 +47,7 @@ _DONE = (
     " ELSE messages.recipient END AND r.pending_items = 0)"
 )
 _SKIP_STALE = (
-    "UPDATE messages SET status = 'skipped', updated_at = ?,"
+    f"UPDATE messages SET status = 'skipped', updated_at = ?, {_NO_BODY},"
     f" error = CASE WHEN {_RETIRED} THEN 'campaign ended before it was due'"
     "  ELSE 'nothing left to review when it was due' END"
     " WHERE status = 'pending' AND coalesce(not_before, 0) <= ?"
@@ -95,14 +99,18 @@ class Messages(Table):
                         p.email,
                         p.slack_user_id,
                         status,
-                        p.text,
-                        json.dumps(p.blocks),
+                        # A body only while it is to be sent: none at rest otherwise (an
+                        # unmapped row that becomes reachable is planned afresh).
+                        p.text if status == "pending" else None,
+                        json.dumps(p.blocks) if status == "pending" else None,
                         p.skip_reason or p.unmapped_reason,
                         stamp,
                         stamp,
                         ts(p.not_before) if p.not_before else None,
                         p.group_key,
-                        json.dumps(p.digest) if p.digest is not None else None,
+                        json.dumps(p.digest)
+                        if p.digest is not None and status == "pending"
+                        else None,
                     ],
                 )
                 if cursor.rowcount and status == "pending":
@@ -141,7 +149,7 @@ class Messages(Table):
         ``milestone``'s: one campaign is never listed twice in a digest."""
         with self.write() as db:
             cursor = db.execute(
-                "UPDATE messages SET status = 'skipped', error = ?"
+                f"UPDATE messages SET status = 'skipped', error = ?, {_NO_BODY}"
                 " WHERE campaign_id = ? AND recipient = ? AND kind = ? AND milestone != ?"
                 " AND status = 'pending'",
                 [f"superseded by {milestone}", campaign_id, recipient, kind, milestone],
@@ -254,7 +262,7 @@ class Messages(Table):
         with self.write() as db:
             db.execute(
                 "UPDATE messages SET status = 'sent', channel = ?, ts = ?, sent_at = ?,"
-                f" updated_at = ?, lease_until = NULL, error = NULL WHERE {_IDS}",
+                f" updated_at = ?, lease_until = NULL, error = NULL, {_NO_BODY} WHERE {_IDS}",
                 [channel, ts, iso(now), iso(now), _id_list(ids)],
             )
 
@@ -262,7 +270,7 @@ class Messages(Table):
         with self.write() as db:
             db.execute(
                 "UPDATE messages SET status = 'failed', error = ?, updated_at = ?,"
-                f" lease_until = NULL WHERE {_IDS}",
+                f" lease_until = NULL, {_NO_BODY} WHERE {_IDS}",
                 [error[:500], iso(now), _id_list(ids)],
             )
 

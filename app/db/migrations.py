@@ -292,3 +292,22 @@ def m007_timing(db: sqlite_utils.Database) -> None:
     db.table("messages").add_column("digest", str)
     db.table("messages").create_index(["group_key"], index_name="messages_group")
     db.table("messages").create_index(["recipient", "kind"], index_name="messages_recipient")
+
+
+@migrations()
+def m008_retention(db: sqlite_utils.Database) -> None:
+    """Keeping data only as long as it is needed (issue 14).
+
+    * ``inbox.purged_at``: the event's body was deleted (``retention.events_days`` after it
+      was handled); its uuid, type and times stay, so a redelivery is still recognised;
+    * ``campaigns.purged_at``: the campaign's ledger, reviewers and events were deleted
+      (``retention.messages_days`` after it was retired); its name and dates stay;
+    * no message bodies at rest: what was sent, failed or skipped keeps who, what kind,
+      when and Slack's channel and ts, not the words.
+    """
+    db.table("inbox").add_column("purged_at", str)
+    db.table("campaigns").add_column("purged_at", str)
+    db.execute(
+        "UPDATE messages SET text = NULL, blocks = NULL, digest = NULL"
+        " WHERE status NOT IN ('pending', 'sending')"
+    )

@@ -2,8 +2,9 @@
 
 ``store.inbox``, ``store.campaigns``, ``store.messages``, ``store.reassignments``,
 ``store.live`` (decisions, live launch messages), ``store.runs``, ``store.jobs``,
-``store.state``, ``store.slack_users`` and ``store.views`` (what operators read) each live
-in their own module of this package; only this package writes SQL.
+``store.state``, ``store.slack_users``, ``store.retention`` and ``store.views`` (what
+operators read) each live in their own module of this package; only this package writes
+SQL.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.db.inbox import Inbox
 from app.db.live import LiveUpdates
 from app.db.messages import Messages
 from app.db.reassignments import Reassignments
+from app.db.retention import Retention
 from app.db.state import Jobs, ReminderRuns, SlackUsers, State
 from app.db.views import Views
 
@@ -38,6 +40,7 @@ class Store:
         self.live = LiveUpdates(conn)
         self.runs = ReminderRuns(conn)
         self.jobs = Jobs(conn)
+        self.retention = Retention(conn)
         self.state = State(conn)
         self.slack_users = SlackUsers(conn)
         self.views = Views(conn)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import click
 
 from app.config import SettingsError
-from app.models import is_okta_id
 from app.ops.cli_context import CONFIG_HELP, LEVEL_HELP, LOG_LEVEL, Commands, Context, exit_on_error
+from app.ops.cli_data import DATA_COMMANDS
 from app.ops.cli_jobs import JOB_COMMANDS
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
     ctx.obj = Context(config_path, log_level.upper())
 
 
-for _command in JOB_COMMANDS:
+for _command in (*JOB_COMMANDS, *DATA_COMMANDS):
     cli.add_command(_command)
 
 
@@ -131,59 +131,6 @@ def backfill(obj: Context, since: datetime) -> None:
     click.echo(result.line())
     if result.new:
         click.echo("the worker handles the queued events (ledger-keyed: nobody is told twice)")
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
-def status(obj: Context, as_json: bool) -> None:
-    """Counts: campaigns, inbox, messages, last reminder run, worker heartbeat, problems."""
-    from app.ops.status import StatusUnavailable, status_report
-
-    try:
-        click.echo(status_report(obj.settings(), as_json=as_json))
-    except StatusUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@cli.command()
-@click.argument("campaign_id")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet: one row per reviewer.")
-@click.pass_obj
-def report(obj: Context, campaign_id: str, as_csv: bool) -> None:
-    """One row per reviewer of a campaign: Slack, items, every message sent."""
-    from app.ops.report import report_csv, report_text
-    from app.ops.status import StatusUnavailable, read_only_store
-
-    if not is_okta_id(campaign_id):
-        raise click.BadParameter("must be letters and digits only", param_hint="CAMPAIGN_ID")
-    try:
-        with read_only_store(obj.settings()) as store:
-            detail = store.views.campaign(campaign_id)
-    except StatusUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    if detail is None:
-        raise click.ClickException(f"no campaign {campaign_id} in the database")
-    click.echo(report_csv(detail) if as_csv else report_text(detail), nl=False)
-
-
-@cli.command()
-@click.pass_obj
-def migrate(obj: Context) -> None:
-    """Create the database, or bring its schema up to this version of certnotify."""
-    from app.db import Store
-
-    settings = obj.settings()
-    store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
-    try:
-        before = store.needs_migration()
-        store.migrate()
-    finally:
-        store.close()
-    click.echo(
-        f"database {settings.database.path}: "
-        + ("migrated to the current schema" if before else "already current")
-    )
 
 
 @cli.command()

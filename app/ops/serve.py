@@ -231,16 +231,26 @@ def run_serve(
     """``certnotify serve``: check what can be checked in one line, create or migrate the
     database, then supervise gunicorn and the worker until a signal."""
     from app.db import Store
+    from app.db.backup import BackupError
     from app.services import okta_auth
 
     if with_worker:
         okta_auth(settings)  # a private key Okta would refuse: one line now, not a restart loop
     host, port = host or settings.server.host, port or settings.server.port
     check_listen(host, port)
-    # Migrate once here, before several gunicorn processes open the file.
+    # Migrate once here, before several gunicorn processes open the file (an existing
+    # database is backed up beside itself first; a failed backup stops the start).
     store = Store.open(settings.database.path, settings.database.busy_timeout_seconds)
-    store.migrate()
-    store.close()
+    try:
+        saved = store.migrate()
+    except BackupError as exc:
+        raise SettingsError(
+            f"database.path: not migrated, the backup first failed: {exc}"
+        ) from None
+    finally:
+        store.close()
+    if saved is not None:
+        log.info("database migrated; the backup taken first is %s", saved)
     commands = {
         "web": gunicorn_command(
             host,

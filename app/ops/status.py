@@ -10,6 +10,7 @@ from typing import Any
 
 from app.config import Settings
 from app.db import DatabaseMissing, Store
+from app.ops.database_info import database_info, format_database
 from app.ops.health import heartbeat_age, problems
 from app.pipeline.lock import WorkerLock
 from app.timeutil import system_clock
@@ -63,6 +64,7 @@ def collect_status(store: Store, now: datetime, lock: WorkerLock | None = None) 
         "slack_auth_error": store.state.get("slack_auth_error"),
         "okta_auth_error": store.state.get("okta_auth_error"),
         "campaigns": campaigns,
+        "database": database_info(store),
     }
 
 
@@ -79,7 +81,7 @@ def _last_run(store: Store) -> dict[str, Any] | None:
     }
 
 
-def format_status(report: dict[str, Any]) -> str:
+def format_status(report: dict[str, Any], settings: Settings | None = None) -> str:
     d = report["messages"]
     beat = report["worker_heartbeat_seconds_ago"]
     lines = [
@@ -94,6 +96,9 @@ def format_status(report: dict[str, Any]) -> str:
         "last reminder run: " + _format_run(report["last_reminder_run"]),
         "worker heartbeat: " + (f"{beat:.0f} s ago" if beat is not None else "never"),
     ]
+    if report.get("database"):
+        keep = (settings or Settings()).retention
+        lines += format_database(report["database"], keep.events_days, keep.messages_days)
     if report.get("worker_running") is not None:
         running = report["worker_running"]
         lines.append(
@@ -158,4 +163,8 @@ def status_report(settings: Settings, *, as_json: bool, now: datetime | None = N
     """``certnotify status``."""
     with read_only_store(settings) as store:
         report = collect_status(store, now or system_clock(), WorkerLock(settings.database.path))
-    return json.dumps(report, indent=2) if as_json else format_status(report)
+    if as_json:
+        report["database"]["retention"]["events_days"] = settings.retention.events_days
+        report["database"]["retention"]["messages_days"] = settings.retention.messages_days
+        return json.dumps(report, indent=2)
+    return format_status(report, settings)

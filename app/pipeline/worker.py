@@ -216,7 +216,20 @@ class Worker:
             )
             return result.retry_at or None
         finally:
+            self._purge(services)
             services.close()
+
+    def _purge(self, services: Services) -> None:
+        """Retention, once a day with the pass (app.db.retention)."""
+        keep = services.settings.retention
+        try:
+            purged = services.store.retention.purge(
+                services.clock(), keep.events_days, keep.messages_days
+            )
+        except sqlite3.Error as exc:  # tried again tomorrow; nothing is lost by waiting
+            log.error("retention purge failed: %s", exc)
+            return
+        log.info("retention: %s", purged.line())
 
     def schedule(self) -> ReminderSchedule | None:
         if self.services_factory is None:
