@@ -31,7 +31,7 @@ from tests.helpers import HOOK_SECRET, make_settings
 def count(path: Path, table: str) -> int:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
     finally:
         conn.close()
 
