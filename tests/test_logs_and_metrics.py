@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -139,6 +140,16 @@ def test_metrics_for_alerting_are_typed_and_present_at_zero(client, services, cl
     assert metric(text, "certnotify_last_reminder_pass_success_timestamp_seconds") == 0
     assert metric(text, "certnotify_inbox_oldest_pending_age_seconds") == 0
     assert metric(text, "certnotify_worker_heartbeat_age_seconds") == float("inf")
+    assert metric(text, "certnotify_last_retention_purge_timestamp_seconds") == 0
+    assert metric(text, "certnotify_database_bytes", file="database") > 0
+
+
+def test_metrics_show_the_database_size_and_the_last_purge(client, services, clock):
+    services.store.retention.purge(clock(), 30, 400)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric(text, "certnotify_last_retention_purge_timestamp_seconds") == clock.epoch()
+    wal = Path(services.store.path + "-wal")
+    assert metric(text, "certnotify_database_bytes", file="wal") == wal.stat().st_size > 0
 
 
 def test_metrics_count_refusals_by_answer_and_show_problems(client, services, clock):

@@ -27,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from app.db import Store
 from app.ops.health import heartbeat_age
 from app.pipeline.credentials import OKTA_AUTH, OKTA_DOWN, SLACK_AUTH, SLACK_DOWN
+from app.timeutil import parse_okta_time
 
 __all__ = ["REFUSAL_REASONS", "HookCounters", "render_metrics"]
 
@@ -138,6 +139,28 @@ class _StoreCollector:
         )
         passed.add_metric([], store.runs.last_clean() or 0.0)
         yield passed
+
+        size = GaugeMetricFamily(
+            "certnotify_database_bytes",
+            "Size of the database file and of its write-ahead log",
+            labels=["file"],
+        )
+        path = store.path or ""
+        for file, name in (("database", path), ("wal", f"{path}-wal")):
+            try:
+                size.add_metric([file], float(os.path.getsize(name)))
+            except OSError:  # no WAL right after a clean stop
+                size.add_metric([file], 0.0)
+        yield size
+
+        purged = GaugeMetricFamily(
+            "certnotify_last_retention_purge_timestamp_seconds",
+            "When retention last deleted what is kept no longer (0: never)",
+        )
+        last = store.retention.kept()["last_purge"]
+        when = parse_okta_time(last) if last else None
+        purged.add_metric([], when.timestamp() if when else 0.0)
+        yield purged
 
 
 def render_metrics(store: Store, now: datetime, counters: HookCounters) -> tuple[bytes, str]:
