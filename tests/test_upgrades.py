@@ -37,7 +37,8 @@ OLD_TABLES = ["hook_deliveries", "inbox", "campaigns", "reviewers", "unresolved_
 # here, with the value old rows get).
 ADDED = {("campaigns", "not_found_since"): None, ("campaigns", "template_id"): None,
          ("reviewers", "counted_ts"): None, ("messages", "group_key"): None,
-         ("messages", "digest"): None, ("slack_users", "tz"): None}  # fmt: skip
+         ("messages", "digest"): None, ("slack_users", "tz"): None,
+         ("inbox", "purged_at"): None, ("campaigns", "purged_at"): None}  # fmt: skip
 
 FIRST_SCHEMA = """
 CREATE TABLE "_sqlite_migrations" ("id" INTEGER PRIMARY KEY, "migration_set" TEXT,
@@ -200,6 +201,12 @@ def table_rows(conn: sqlite3.Connection, table: str, columns: list[str]) -> list
     return conn.execute(f'SELECT {names} FROM "{table}" ORDER BY rowid').fetchall()  # noqa: S608
 
 
+def without_words(row: tuple[Any, ...], cols: list[str]) -> tuple[Any, ...]:
+    if row[cols.index("status")] in ("pending", "sending"):
+        return row
+    return tuple(None if c in ("text", "blocks") else v for c, v in zip(cols, row, strict=True))
+
+
 def columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
 
@@ -242,6 +249,11 @@ def test_every_row_survives_and_new_columns_start_empty(old: Old, clock):
     after, added = store.db.conn, {}
     for table, (cols, rows) in kept.items():
         now_named = "messages" if table == "deliveries" else table
+        if table == "deliveries":
+            # m008 keeps no words of messages already sent, failed or skipped (issue 14):
+            # the rest of each row, the proof of who was told, is unchanged.
+            rows = [without_words(row, cols) for row in rows]
+            assert any(row[cols.index("text")] for row in kept[table][1])  # there were some
         assert table_rows(after, now_named, cols) == rows, table
         new = [c for c in columns(after, now_named) if c not in cols]
         added.update(
