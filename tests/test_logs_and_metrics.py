@@ -13,7 +13,7 @@ import pytest
 
 from app.intake.forwarded import ForwardedFor
 from app.logs import EVENT_ID, JsonFormatter
-from tests.harness import post_hook, serve
+from tests.harness import post_hook, serve, wait_for
 from tests.helpers import HOOK_SECRET, sample
 from tests.helpers import post_hook as post_to_app
 
@@ -31,6 +31,9 @@ def test_every_process_logs_json_lines_with_secrets_redacted(tmp_path, fake_okta
         assert post_hook(served.base, b'{"not": "an envelope"}').status_code == 400
         assert post_hook(served.base, b"{}", secret="wrong-" + HOOK_SECRET).status_code == 401
         httpx.get(f"{served.base}/healthz", timeout=5)
+        # The worker process starts beside gunicorn: on a busy machine its first line can
+        # come after the web side's (wait for it rather than race it).
+        wait_for(lambda: b'"app.pipeline.worker"' in (tmp_path / "serve.log").read_bytes())
     entries = [json.loads(line) for line in lines_of(tmp_path / "serve.log")]
     loggers = {e["logger"] for e in entries}
     # gunicorn's arbiter and access log, the web app, the worker, serve itself.
