@@ -257,3 +257,27 @@ def test_healthz_fails_when_the_database_cannot_be_read(app, client, settings):
     # Named, whichever check met it first (the write probe's answer is reused for 1 s).
     assert problem.startswith(("hooks cannot be stored", "the database cannot be read"))
     assert "it is not an SQLite database" in problem
+
+
+def test_restore_refuses_while_another_process_holds_the_database_open(env, tmp_path):
+    """A Litestream sidecar keeps a read transaction open: the WAL cannot be folded into
+    the file that is kept, and deleting it would lose transactions."""
+    assert run(env, "migrate").exit_code == 0
+    assert run(env, "backup", str(tmp_path / "b.db")).exit_code == 0
+    writer = sqlite3.connect(env["CERTNOTIFY_DB"])
+    writer.execute("INSERT INTO campaigns (id, name, status) VALUES ('ici1', 'late', 'ACTIVE')")
+    writer.commit()
+    reader = sqlite3.connect(env["CERTNOTIFY_DB"], timeout=0.1)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM campaigns").fetchone()  # holds a read snapshot
+    try:
+        result = run(env, "restore", str(tmp_path / "b.db"))
+    finally:
+        reader.rollback()
+        reader.close()
+        writer.close()
+    assert result.exit_code == 1
+    assert "still has" in result.output
+    assert "stop it first, nothing was changed" in result.output
+    assert count(tmp_path / "certnotify.db", "campaigns") == 1
+    assert not list(tmp_path.glob("certnotify.db.replaced-*"))

@@ -177,12 +177,20 @@ def replace_database(
     db = Path(db_path)
     kept: Path | None = None
     if db.exists():
-        # Fold the WAL into the file first, so the kept copy is whole on its own.
-        conn = sqlite3.connect(str(db), timeout=10)
+        # Fold the WAL into the file first, so the kept copy is whole on its own. That
+        # cannot finish while another process reads the database (a Litestream sidecar
+        # holds a read transaction for good): deleting the WAL then would lose its
+        # transactions, so refuse instead.
+        conn = sqlite3.connect(str(db), timeout=3)
         try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         finally:
             conn.close()
+        if busy or (log != -1 and done != log):
+            raise BackupError(
+                f"another process still has {db} open (a Litestream sidecar, a web "
+                "process, a backup?): stop it first, nothing was changed"
+            )
         kept = db.with_name(f"{db.name}.replaced-{now:%Y%m%dT%H%M%S}Z.db")
         db.rename(kept)
         for suffix in ("-wal", "-shm"):
