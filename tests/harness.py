@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -152,3 +153,29 @@ def children_of(pid: int) -> list[int]:
 def alive(pid: int) -> bool:
     stat = _stat(pid)
     return stat is not None and stat[0] != "Z"  # a zombie is dead for our purposes
+
+
+def command_env(
+    tmp_path: Path, fake_okta: Any, fake_slack: Any, *, config: str = "", migrate: bool = True
+) -> dict[str, str]:
+    """A deployment's environment for running ``certnotify`` commands in-process (click's
+    CliRunner) against the fakes; its database created by ``certnotify migrate`` unless
+    ``migrate=False`` (only serve, worker and migrate create or change it)."""
+    from click.testing import CliRunner
+
+    from app.ops.cli import cli
+
+    path = tmp_path / "config.yaml"
+    path.write_text("messages:\n  org_name: Acme\n" + config + UNPACED)
+    environ = {
+        "CERTNOTIFY_CONFIG": str(path),
+        "CERTNOTIFY_DB": str(tmp_path / "certnotify.db"),
+        "OKTA_ORG_URL": fake_okta.url,
+        "OKTA_API_TOKEN": fake_okta.api_token,
+        "OKTA_HOOK_SECRET": HOOK_SECRET,
+        "SLACK_BOT_TOKEN": fake_slack.token,
+        "SLACK_API_URL": fake_slack.url,
+    }
+    if migrate:
+        assert CliRunner().invoke(cli, ["migrate"], env=environ).exit_code == 0
+    return environ

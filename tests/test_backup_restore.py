@@ -24,8 +24,8 @@ from app.ops.cli import cli
 from app.pipeline.lock import WorkerLock
 from app.pipeline.on_launch import launch_campaign
 from app.services import Services
-from tests.harness import UNPACED
-from tests.helpers import HOOK_SECRET, make_settings
+from tests.harness import command_env
+from tests.helpers import make_settings
 
 
 def count(path: Path, table: str) -> int:
@@ -42,17 +42,7 @@ def digest(path: Path) -> str:
 
 @pytest.fixture
 def env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
-    config = tmp_path / "config.yaml"
-    config.write_text("messages:\n  org_name: Acme\n" + UNPACED)
-    return {
-        "CERTNOTIFY_CONFIG": str(config),
-        "CERTNOTIFY_DB": str(tmp_path / "certnotify.db"),
-        "OKTA_ORG_URL": fake_okta.url,
-        "OKTA_API_TOKEN": fake_okta.api_token,
-        "OKTA_HOOK_SECRET": HOOK_SECRET,
-        "SLACK_BOT_TOKEN": fake_slack.token,
-        "SLACK_API_URL": fake_slack.url,
-    }
+    return command_env(tmp_path, fake_okta, fake_slack, migrate=False)
 
 
 def run(env, *args: str):

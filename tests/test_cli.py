@@ -10,8 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.ops.cli import cli
-from tests.harness import UNPACED
-from tests.helpers import HOOK_SECRET
+from tests.harness import command_env
 
 # These commands run on the real clock: campaigns must be running today.
 NOW = datetime.now(UTC)
@@ -19,21 +18,7 @@ NOW = datetime.now(UTC)
 
 @pytest.fixture
 def env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
-    """A deployment's environment, its database created by `certnotify migrate` (only
-    serve, worker and migrate create or change it)."""
-    config = tmp_path / "config.yaml"
-    config.write_text("messages:\n  org_name: Acme\nworker:\n  lease_seconds: 30\n" + UNPACED)
-    environ = {
-        "CERTNOTIFY_CONFIG": str(config),
-        "CERTNOTIFY_DB": str(tmp_path / "cli.db"),
-        "OKTA_ORG_URL": fake_okta.url,
-        "OKTA_API_TOKEN": fake_okta.api_token,
-        "OKTA_HOOK_SECRET": HOOK_SECRET,
-        "SLACK_BOT_TOKEN": fake_slack.token,
-        "SLACK_API_URL": fake_slack.url,
-    }
-    assert run(environ, "migrate").exit_code == 0
-    return environ
+    return command_env(tmp_path, fake_okta, fake_slack, config="worker:\n  lease_seconds: 30\n")
 
 
 def run(env: dict[str, str], *args: str):

@@ -18,8 +18,8 @@ from app.pipeline.reminder_pass import run_reminder_pass
 from app.services import Services
 from fakes.okta.data import person
 from fakes.okta.people import user_record
-from tests.harness import UNPACED
-from tests.helpers import HOOK_SECRET, make_settings
+from tests.harness import command_env
+from tests.helpers import make_settings
 
 LA = ZoneInfo("America/Los_Angeles")
 START = datetime(2026, 9, 1, 16, 0, tzinfo=UTC)  # Tue 1 Sep, 09:00 in Los Angeles
@@ -186,20 +186,7 @@ def test_a_dry_run_prints_reminders_escalations_and_group_messages_and_records_n
 # -- the nudge command --------------------------------------------------------------------------
 @pytest.fixture
 def env(tmp_path, fake_okta, fake_slack) -> dict[str, str]:
-    config = tmp_path / "config.yaml"
-    config.write_text("messages:\n  org_name: Acme\n" + UNPACED)
-    environ = {
-        "CERTNOTIFY_CONFIG": str(config),
-        "CERTNOTIFY_DB": str(tmp_path / "cli.db"),
-        "OKTA_ORG_URL": fake_okta.url,
-        "OKTA_API_TOKEN": fake_okta.api_token,
-        "OKTA_HOOK_SECRET": HOOK_SECRET,
-        "SLACK_BOT_TOKEN": fake_slack.token,
-        "SLACK_API_URL": fake_slack.url,
-    }
-    # The deployment's database exists (only serve, worker and migrate create it).
-    assert CliRunner().invoke(cli, ["migrate"], env=environ).exit_code == 0
-    return environ
+    return command_env(tmp_path, fake_okta, fake_slack)
 
 
 def nudge_cli(env, *args: str):
