@@ -136,3 +136,20 @@ def test_status_shows_the_database_and_what_retention_keeps(services, fake_okta,
     assert "quick_check ok" in text
     assert "retention: event bodies kept 30 days after handling" in text
     assert "campaigns' ledger kept 400 days after retirement" in text
+
+
+def test_the_daily_job_purges_after_the_reminder_pass(settings, services, fake_okta, clock):
+    from app.pipeline.worker import Worker
+    from app.services import Services
+
+    old = fake_okta.generate_campaign(name="Ended long ago", reviews=2, reviewers=1)
+    launch_campaign(services, old)
+    services.store.campaigns.retire(old, "status COMPLETED", clock() - timedelta(days=500))
+    worker = Worker(
+        services,
+        services_factory=lambda: Services.build(settings, clock=clock, sleep=clock.sleep),
+    )
+    worker._reminder_job("schedule")  # what APScheduler runs once a day
+    assert services.store.campaigns.row(old)["purged_at"] == iso(clock())
+    assert services.store.messages.counts(old) == {}
+    assert services.store.retention.kept()["last_purge"] == iso(clock())
