@@ -14,8 +14,9 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TextIO
 
-from app.models import Campaign, ReviewerTally
+from app.models import Campaign
 from app.pipeline.on_launch import campaign_has_ended
+from app.pipeline.pending_reviews import read_pending, record_pending
 from app.pipeline.reminder_batch import DueReminder, ReminderBatch
 from app.pipeline.reminder_days import local_date
 from app.timeutil import zone
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from app.services import Services
 
 __all__ = ["NudgeError", "NudgeResult", "nudge"]
-
-PENDING = "UNREVIEWED"
 
 
 class NudgeError(Exception):
@@ -69,12 +68,9 @@ def nudge(
     store.campaigns.save(campaign, now)
     if ended := campaign_has_ended(campaign, now):
         raise NudgeError(f"campaign {campaign_id} is over ({ended}): nobody to nudge")
-    tally = ReviewerTally()
-    for page in services.okta.review_pages(campaign.id, decision=PENDING):
-        tally.add_page(page)
-    store.campaigns.refresh_pending(campaign.id, tally.pending_reviewers, tally.unresolved, now)
-    store.live.resync(campaign.id, services.clock())  # live launch DMs follow Okta's counts
-    pending = tally.pending_reviewers
+    read = read_pending(services.okta, campaign.id, services.clock)
+    record_pending(store, campaign.id, read, services.clock)
+    pending = read.tally.pending_reviewers
     if reviewer:
         wanted = reviewer.strip().lower()
         pending = [c for c in pending if c.person.email.lower() == wanted]

@@ -44,12 +44,12 @@ from app.models import (
     MessageScope,
     PlannedMessage,
     ReviewerCount,
-    ReviewerTally,
 )
 from app.pipeline.escalation import Escalations
 from app.pipeline.group_reviews import GroupReviewers
 from app.pipeline.on_launch import ENDED_STATUSES
 from app.pipeline.pass_parts import PassParts, PassResult
+from app.pipeline.pending_reviews import read_pending, record_pending
 from app.pipeline.planning import Plan, Recipient, prepare
 from app.pipeline.reminder_batch import DueReminder, ReminderBatch
 from app.pipeline.reminder_days import (
@@ -69,7 +69,6 @@ __all__ = ["PassParts", "PassResult", "ReminderPass", "run_reminder_pass"]
 
 log = logging.getLogger(__name__)
 
-PENDING = "UNREVIEWED"
 NOT_FOUND_RETIRES_AFTER = timedelta(days=1)
 
 
@@ -194,21 +193,10 @@ class ReminderPass:
             self._retire(campaign, "end date reached")
             return
 
-        tally = ReviewerTally()
-        read_at = parts.clock()
-        for page in parts.okta.review_pages(campaign.id, decision=PENDING):
-            tally.add_page(page)
+        read = read_pending(parts.okta, campaign.id, parts.clock)
+        tally = read.tally
         if not self.dry_run:
-            store.campaigns.refresh_pending(
-                campaign.id,
-                tally.pending_reviewers,
-                tally.unresolved,
-                parts.clock(),
-                counted_at=read_at,
-            )
-            # A launch DM showing a count this read contradicts (a reassigned item, a
-            # decision event lost) is edited to Okta's figure.
-            store.live.resync(campaign.id, parts.clock())
+            record_pending(store, campaign.id, read, parts.clock)
         pending = tally.pending_reviewers
         rules = campaign_plan(campaign, self.settings.reminders, tz)
         if not rules.notify or not (pending or tally.unresolved):
